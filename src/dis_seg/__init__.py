@@ -1,0 +1,1 @@
+"""DIS: Dual Image Segmentation with PyTorch Lightning and Hydra."""

@@ -1,0 +1,149 @@
+"""The DIS network: a dilated ResNet and three subnets (labelmap, reconstruction, tags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dis_seg.models.backbone import ResNetBackbone
+
+
+@dataclass
+class DISOutput:
+    """What the network computes for a batch.
+
+    u1: B×D×h×w pixel features; v1: B×D image features; u3: B×C×h×w labelmap logits;
+    z3: B×3×h×w reconstruction (normalised image space); v3: B×C tag logits;
+    logits: B×C×H×W labelmap logits upsampled to the input size.
+    """
+
+    u1: torch.Tensor
+    v1: torch.Tensor
+    u3: torch.Tensor
+    z3: torch.Tensor
+    v3: torch.Tensor
+    logits: torch.Tensor
+
+
+class TagFusion(nn.Module):
+    """Subnet-3's fusion of v1 and p = avgpool(u1) into v2 (B×D each).
+
+    ``sum``: v2 = v1 + p (no parameters). ``concat``: v2 = linear(concat(v1, p)), 2D → D.
+    """
+
+    def __init__(self, channels: int, mode: Literal["sum", "concat"] = "sum") -> None:
+        super().__init__()
+        if mode not in ("sum", "concat"):
+            raise ValueError(f"model.fusion: expected 'sum' or 'concat', got {mode!r}")
+        self.mode = mode
+        self.linear = nn.Linear(2 * channels, channels) if mode == "concat" else None
+
+    def forward(self, v1: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        if self.linear is None:
+            return v1 + pooled
+        return self.linear(torch.cat([v1, pooled], dim=1))
+
+
+def reconstruction_subnet(num_classes: int, channels: tuple[int, ...]) -> nn.Sequential:
+    """Subnet-2: 3×3 convs C → channels[0] → ... → 3 with ReLU between them."""
+    widths = (num_classes, *channels, 3)
+    layers: list[nn.Module] = []
+    for index, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        if index > 0:
+            layers.append(nn.ReLU(inplace=True))
+        layers.append(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1))
+    return nn.Sequential(*layers)
+
+
+class DISNet(nn.Module):
+    """DIS (Luo et al., ICCV 2017) on a torchvision ResNet.
+
+    Args:
+        backbone: ``resnet18|34|50|101|152``.
+        num_classes: C, background included.
+        output_stride: 8 or 16 (layer3/layer4 dilated).
+        pretrained: ``None`` (random init), ``"imagenet"`` (torchvision weights, downloaded), or
+            the path of a local ResNet state dict.
+        fusion: subnet-3's fusion of v1 and avgpool(u1): ``"sum"`` or ``"concat"``.
+        recon_input: subnet-2 reads ``"probs"`` (softmax of u3) or ``"logits"`` (u3 itself).
+        recon_channels: hidden widths of subnet-2 (three convs for two widths).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet101",
+        num_classes: int = 21,
+        output_stride: int = 8,
+        pretrained: str | Path | None = None,
+        fusion: Literal["sum", "concat"] = "sum",
+        recon_input: Literal["probs", "logits"] = "probs",
+        recon_channels: tuple[int, ...] = (64, 64),
+    ) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"model.num_classes: expected at least 2, got {num_classes}")
+        if recon_input not in ("probs", "logits"):
+            raise ValueError(f"model.recon_input: expected 'probs' or 'logits', got {recon_input!r}")
+        self.num_classes = num_classes
+        self.recon_input = recon_input
+        self.backbone = ResNetBackbone(backbone, output_stride, pretrained)
+        channels = self.backbone.out_channels
+        self.labelmap_head = nn.Conv2d(2 * channels, num_classes, kernel_size=3, padding=1)
+        self.reconstruction_head = reconstruction_subnet(num_classes, tuple(recon_channels))
+        self.tag_fusion = TagFusion(channels, fusion)
+        self.tag_head = nn.Linear(channels, num_classes)
+
+    @property
+    def feature_channels(self) -> int:
+        """D, the channels of u1 and v1."""
+        return self.backbone.out_channels
+
+    def head_modules(self) -> list[nn.Module]:
+        """The three subnets (everything but the backbone)."""
+        return [self.labelmap_head, self.reconstruction_head, self.tag_fusion, self.tag_head]
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone features: images B×3×H×W → (u1 B×D×h×w, v1 B×D, the global average of u1)."""
+        u1 = self.backbone(images)
+        return u1, u1.mean(dim=(2, 3))
+
+    def segment(self, u1: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
+        """Subnet-1: u3 = conv3x3(concat(u1, broadcast(v1))); B×D×h×w, B×D → B×C×h×w."""
+        broadcast = v1[:, :, None, None].expand(-1, -1, *u1.shape[2:])
+        return self.labelmap_head(torch.cat([u1, broadcast], dim=1))
+
+    def reconstruct(self, u3: torch.Tensor) -> torch.Tensor:
+        """Subnet-2: labelmap logits u3 B×C×h×w → image reconstruction z3 B×3×h×w."""
+        x = u3.softmax(dim=1) if self.recon_input == "probs" else u3
+        return self.reconstruction_head(x)
+
+    def classify(self, u1: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
+        """Subnet-3: tag logits v3 B×C from v1 B×D and the spatial average of u1 B×D×h×w."""
+        return self.tag_head(self.tag_fusion(v1, u1.mean(dim=(2, 3))))
+
+    def decode(self, u1: torch.Tensor, v1: torch.Tensor, size: tuple[int, int]) -> DISOutput:
+        """All three subnets on given features; labelmap logits upsampled to ``size`` (H, W)."""
+        u3 = self.segment(u1, v1)
+        return DISOutput(
+            u1=u1,
+            v1=v1,
+            u3=u3,
+            z3=self.reconstruct(u3),
+            v3=self.classify(u1, v1),
+            logits=upsample_logits(u3, size),
+        )
+
+    def forward(self, images: torch.Tensor) -> DISOutput:
+        """images B×3×H×W (normalised) → :class:`DISOutput`."""
+        u1, v1 = self.encode(images)
+        return self.decode(u1, v1, images.shape[-2:])
+
+
+def upsample_logits(u3: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of B×C×h×w logits to B×C×H×W."""
+    return F.interpolate(u3, size=tuple(size), mode="bilinear", align_corners=False)
