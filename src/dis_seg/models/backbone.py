@@ -29,7 +29,9 @@ class ResNetBackbone(nn.Module):
     ) -> None:
         super().__init__()
         if name not in RESNETS:
-            raise ValueError(f"model.backbone: unknown backbone {name!r}; expected one of {RESNETS}")
+            raise ValueError(
+                f"model.backbone: unknown backbone {name!r}; expected one of {RESNETS}"
+            )
         if output_stride not in _DILATED_LAYERS:
             raise ValueError(f"model.output_stride: expected 8 or 16, got {output_stride!r}")
         weights = "DEFAULT" if pretrained == "imagenet" else None

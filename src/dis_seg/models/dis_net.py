@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,7 +54,7 @@ def reconstruction_subnet(num_classes: int, channels: tuple[int, ...]) -> nn.Seq
     """Subnet-2: 3×3 convs C → channels[0] → ... → 3 with ReLU between them."""
     widths = (num_classes, *channels, 3)
     layers: list[nn.Module] = []
-    for index, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+    for index, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
         if index > 0:
             layers.append(nn.ReLU(inplace=True))
         layers.append(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1))
@@ -88,7 +89,9 @@ class DISNet(nn.Module):
         if num_classes < 2:
             raise ValueError(f"model.num_classes: expected at least 2, got {num_classes}")
         if recon_input not in ("probs", "logits"):
-            raise ValueError(f"model.recon_input: expected 'probs' or 'logits', got {recon_input!r}")
+            raise ValueError(
+                f"model.recon_input: expected 'probs' or 'logits', got {recon_input!r}"
+            )
         self.num_classes = num_classes
         self.recon_input = recon_input
         self.backbone = ResNetBackbone(backbone, output_stride, pretrained)

@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from dis_seg.inference import iterative_inference
+from dis_seg.models import DISNet
+
+
+@pytest.fixture
+def batch(tiny_model):
+    torch.manual_seed(1)
+    images = torch.randn(3, 3, 32, 40)
+    with torch.no_grad():
+        u1, v1 = tiny_model.encode(images)
+    return u1, v1, images
+
+
+def test_energy_decreases_at_every_small_step(tiny_model, batch):
+    result = iterative_inference(tiny_model, *batch, steps=10, step_size=20.0)
+    assert result.energy.shape == (11, 3)
+    assert (result.energy[1:] < result.energy[:-1]).all()
+
+
+def test_parameters_buffers_and_grads_are_untouched(tiny_model, batch):
+    tiny_model.train()
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    result = iterative_inference(tiny_model, *batch, steps=3, step_size=20.0, tags=torch.ones(3, 5))
+    after = tiny_model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in tiny_model.parameters())
+    assert all(m.training for m in tiny_model.modules())
+    assert not any(t.requires_grad for t in (result.u1, result.v1, result.u3, result.energy))
+
+
+def test_mixed_module_modes_are_restored_individually(tiny_model, batch):
+    tiny_model.train()
+    tiny_model.backbone.eval()
+    iterative_inference(tiny_model, *batch, steps=1, step_size=1.0)
+    assert tiny_model.training and not tiny_model.backbone.training
+    assert tiny_model.reconstruction_head.training
+
+
+def test_sample_trajectory_does_not_depend_on_batch_companions(tiny_model, batch):
+    u1, v1, images = batch
+    tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
+    together = iterative_inference(tiny_model, u1, v1, images, steps=5, step_size=50.0, tags=tags)
+    alone = iterative_inference(
+        tiny_model, u1[1:2], v1[1:2], images[1:2], steps=5, step_size=50.0, tags=tags[1:2]
+    )
+    torch.testing.assert_close(together.u3[1:2], alone.u3, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(together.energy[:, 1:2], alone.energy, rtol=1e-5, atol=1e-7)
+
+
+def test_tag_term_raises_probability_of_the_given_tags(tiny_model, batch):
+    tags = torch.zeros(3, 5)
+    tags[:, 0] = tags[:, 3] = 1
+    plain = iterative_inference(tiny_model, *batch, steps=5, step_size=50.0)
+    tagged = iterative_inference(tiny_model, *batch, steps=5, step_size=50.0, tags=tags)
+    assert (tagged.v3[:, 3] > plain.v3[:, 3]).all()
+    assert (tagged.v3[:, 1] < plain.v3[:, 1]).all()
+
+
+def test_works_inside_inference_mode_as_in_a_validation_loop(tiny_model):
+    images = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        u1, v1 = tiny_model.encode(images)
+        result = iterative_inference(tiny_model, u1, v1, images, steps=3, step_size=20.0)
+    assert (result.energy[-1] < result.energy[0]).all()
+
+
+def test_zero_steps_returns_the_initial_prediction(tiny_model, batch):
+    u1, v1, images = batch
+    result = iterative_inference(tiny_model, u1, v1, images, steps=0, step_size=1.0)
+    with torch.no_grad():
+        expected = tiny_model.decode(u1, v1, images.shape[-2:])
+    assert torch.equal(result.u3, expected.u3) and torch.equal(result.v3, expected.v3)
+    assert torch.equal(result.u1, u1) and torch.equal(result.v1, v1)
+    assert result.energy.shape == (1, 3)
+
+
+def test_record_steps_keeps_u3_after_each_requested_step(tiny_model, batch):
+    result = iterative_inference(
+        tiny_model, *batch, steps=4, step_size=20.0, record_steps=(0, 2, 4)
+    )
+    assert sorted(result.u3_at) == [0, 2, 4]
+    assert torch.equal(result.u3_at[4], result.u3)
+    assert not torch.equal(result.u3_at[0], result.u3_at[2])
+
+
+def test_non_finite_energy_stops_only_affected_samples_with_a_warning():
+    torch.manual_seed(0)
+    model = DISNet("resnet18", num_classes=5, recon_input="logits")
+    images = torch.randn(3, 3, 32, 40)
+    with torch.no_grad():
+        u1, v1 = model.encode(images)
+    images[1] *= 1e17  # finite energy (~1e32) whose steps overflow float32
+    with pytest.warns(RuntimeWarning, match="1 of 3 samples"):
+        result = iterative_inference(model, u1, v1, images, steps=6, step_size=1e4)
+    assert torch.isfinite(result.energy).all() and torch.isfinite(result.u3).all()
+    stopped_at = result.energy[:, 1]
+    assert (stopped_at[-1] == stopped_at[-2]) and (stopped_at[1] > stopped_at[0])
+    others = iterative_inference(
+        model, u1[[0, 2]], v1[[0, 2]], images[[0, 2]], steps=6, step_size=1e4
+    )
+    torch.testing.assert_close(result.u3[[0, 2]], others.u3)
