@@ -1,0 +1,215 @@
+"""DISDataModule: labelled (VOC-format) and tag-only (IDW-format) data for the three DIS stages.
+
+Training batches mix ``labelled_per_batch`` labelled samples (listed first) with
+``batch_size - labelled_per_batch`` tag-only samples (see :mod:`dis_seg.data.mixing`); an
+epoch visits every labelled image once and the tag-only images cycle. Without tag-only data,
+or with ``labelled_per_batch == batch_size``, batches are plain shuffled labelled batches.
+``labelled_fraction`` < 1 keeps the labelmaps of that fraction of the labelled images (chosen
+by ``seed``) and serves the rest as tag-only samples with their labelmap-derived tags; their
+labelmaps stay available as ``hidden_labelmap``.
+
+Batches are dicts (see :mod:`dis_seg.data.collate`): ``image`` B×3×H×W float, ``labelmap``
+B×H×W long (255 = ignore), ``tags`` B×C float, ``has_labelmap`` B bool, ``id`` list[str],
+``orig_size`` B×2 long, and the hidden ground truth ``hidden_labelmap`` B×H×W long,
+``clean_tags`` B×C float, ``has_hidden`` B bool. Training images are ``crop_size`` crops;
+evaluation batches keep each image at its original size, padded to a multiple of
+``output_stride``; crop predictions back with ``orig_size``.
+
+The test loaders are VOC ``test_split`` and, when ``idw_test_annotations`` is set, the
+labelled IDW test split, named in ``test_names`` (one loader, or a list of two). Without
+``val_split`` there is no validation loader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+
+from dis_seg.data.collate import collate_samples
+from dis_seg.data.errors import DataError
+from dis_seg.data.idw import IDWTags
+from dis_seg.data.mixing import MixedBatchSampler, MixedDataset
+from dis_seg.data.samples import HiddenLabelmaps
+from dis_seg.data.synthetic import ensure_generated
+from dis_seg.data.tags import VOC_CLASSES
+from dis_seg.data.transforms import eval_transform, train_transform
+from dis_seg.data.voc import VOCSegmentation
+
+
+def split_by_fraction(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices ``0..count-1`` split at random (fixed by ``seed``) into kept (≥ 1) and the rest."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"labelled_fraction must be in (0, 1], got {fraction}")
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    kept = max(1, round(fraction * count))
+    return sorted(order[:kept]), sorted(order[kept:])
+
+
+class DISDataModule(pl.LightningDataModule):
+    """Mixed labelled / tag-only training data and labelled val/test data (module docstring).
+
+    Paths: ``voc_root`` is a ``VOC2012`` folder, ``idw_root`` an IDW folder; the ``idw_*``
+    file and folder names are relative to ``idw_root``. ``synthetic`` holds the keyword
+    arguments of :func:`dis_seg.data.synthetic.generate` (``out`` included); with
+    ``generate_if_missing`` the data set is (re)generated there in :meth:`prepare_data` unless
+    it already exists with those parameters.
+    """
+
+    def __init__(
+        self,
+        voc_root: str | Path | None = None,
+        train_split: str = "train",
+        val_split: str | None = "val",
+        test_split: str | None = "val",
+        idw_root: str | Path | None = None,
+        idw_annotations: str = "annotations.jsonl",
+        idw_images: str = "images",
+        idw_hidden_labelmaps: str | None = None,
+        idw_clean_tags: str | None = None,
+        idw_test_annotations: str | None = None,
+        idw_test_labelmaps: str | None = None,
+        batch_size: int = 8,
+        labelled_per_batch: int = 4,
+        labelled_fraction: float = 1.0,
+        eval_batch_size: int = 1,
+        crop_size: int = 321,
+        scale_range: Sequence[float] = (0.5, 1.5),
+        hflip_prob: float = 0.5,
+        colour_jitter: float = 0.2,
+        output_stride: int = 8,
+        num_classes: int = 21,
+        class_names: Sequence[str] | None = None,
+        seed: int = 0,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        generate_if_missing: bool = False,
+        synthetic: Mapping | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.class_names = tuple(class_names or VOC_CLASSES)
+        self.num_classes = num_classes
+        if len(self.class_names) != num_classes:
+            raise ValueError(f"num_classes={num_classes} but {len(self.class_names)} class names")
+        if not 1 <= labelled_per_batch <= batch_size:
+            raise ValueError(f"labelled_per_batch must be in 1..{batch_size}")
+        if generate_if_missing and not synthetic:
+            raise ValueError("generate_if_missing needs the generator arguments in `synthetic`")
+        self.test_names: list[str] = []
+        self.labelled_set: Dataset | None = None
+        self.tag_only_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_sets: list[Dataset] = []
+
+    def prepare_data(self) -> None:
+        if self.hparams.generate_if_missing:
+            ensure_generated(**self.hparams.synthetic)
+
+    def setup(self, stage: str | None = None) -> None:
+        hp = self.hparams
+        if stage in (None, "fit"):
+            self._setup_train()
+        if stage in (None, "fit", "validate") and hp.val_split:
+            self.val_set = self._voc(hp.val_split, eval_transform())
+        if stage in (None, "test"):
+            self.test_sets, self.test_names = [], []
+            if hp.test_split:
+                self.test_sets.append(self._voc(hp.test_split, eval_transform()))
+                self.test_names.append(f"voc_{hp.test_split}")
+            if hp.idw_test_annotations:
+                self.test_sets.append(
+                    self._idw(hp.idw_test_annotations, eval_transform(), hp.idw_test_labelmaps)
+                )
+                self.test_names.append("idw_test")
+
+    def _voc(self, split: str, transform) -> VOCSegmentation:
+        if self.hparams.voc_root is None:
+            raise DataError("no labelled data: set voc_root to a VOC2012 folder")
+        return VOCSegmentation(self.hparams.voc_root, split, transform, self.class_names)
+
+    def _idw(self, annotations: str, transform, labelmaps: str | None = None, **hidden) -> IDWTags:
+        return IDWTags(
+            self.hparams.idw_root,
+            annotations,
+            self.hparams.idw_images,
+            labelmaps=labelmaps,
+            transform=transform,
+            class_names=self.class_names,
+            **hidden,
+        )
+
+    def _setup_train(self) -> None:
+        hp = self.hparams
+        transform = train_transform(
+            hp.crop_size, tuple(hp.scale_range), hp.hflip_prob, hp.colour_jitter
+        )
+        labelled = self._voc(hp.train_split, transform)
+        kept, demoted = split_by_fraction(len(labelled), hp.labelled_fraction, hp.seed)
+        self.labelled_set = Subset(labelled, kept)
+        tag_only: list[Dataset] = []
+        if hp.idw_root:
+            tag_only.append(
+                self._idw(
+                    hp.idw_annotations,
+                    transform,
+                    hidden_labelmaps=hp.idw_hidden_labelmaps,
+                    clean_tags=hp.idw_clean_tags,
+                )
+            )
+        if demoted:
+            tag_only.append(HiddenLabelmaps(Subset(labelled, demoted)))
+        self.tag_only_set = ConcatDataset(tag_only) if tag_only else None
+
+    def _loader_kwargs(self, pad_multiple: int = 1) -> dict:
+        workers = self.hparams.num_workers
+        return {
+            "collate_fn": partial(collate_samples, pad_multiple=pad_multiple),
+            "num_workers": workers,
+            "pin_memory": self.hparams.pin_memory,
+            "persistent_workers": self.hparams.persistent_workers and workers > 0,
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        hp = self.hparams
+        if self.tag_only_set is None or hp.labelled_per_batch == hp.batch_size:
+            return DataLoader(
+                self.labelled_set,
+                batch_size=hp.batch_size,
+                shuffle=True,
+                drop_last=len(self.labelled_set) >= hp.batch_size,
+                generator=torch.Generator().manual_seed(hp.seed),
+                **self._loader_kwargs(),
+            )
+        sampler = MixedBatchSampler(
+            len(self.labelled_set),
+            len(self.tag_only_set),
+            hp.labelled_per_batch,
+            hp.batch_size - hp.labelled_per_batch,
+            seed=hp.seed,
+        )
+        return DataLoader(
+            MixedDataset(self.labelled_set, self.tag_only_set),
+            sampler=sampler,
+            batch_size=None,
+            **self._loader_kwargs(),
+        )
+
+    def _eval_loader(self, dataset: Dataset) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.eval_batch_size,
+            **self._loader_kwargs(pad_multiple=self.hparams.output_stride),
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._eval_loader(self.val_set) if self.val_set is not None else []
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        loaders = [self._eval_loader(dataset) for dataset in self.test_sets]
+        return loaders[0] if len(loaders) == 1 else loaders

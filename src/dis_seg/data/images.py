@@ -1,0 +1,96 @@
+"""Reading RGB images and index labelmaps from disk, and writing palette labelmaps.
+
+Images of any PIL mode (grayscale, CMYK, RGBA, palette) are returned as H×W×3 uint8 RGB;
+EXIF orientation is ignored, as VOC masks are never rotated. Labelmaps must be index PNGs
+(palette mode ``P``, read as palette *indices*, or grayscale ``L``) and are returned as H×W
+uint8 class ids with 255 meaning ignore.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from dis_seg.data.errors import DataError
+
+IGNORE_INDEX = 255
+
+
+def voc_palette(n: int = 256) -> np.ndarray:
+    """The PASCAL VOC colour map: ``n``×3 uint8, entry ``i`` is the colour of class id ``i``."""
+    palette = np.zeros((n, 3), dtype=np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        palette[i] = (r, g, b)
+    return palette
+
+
+def _open(path: Path) -> Image.Image:
+    """Open and fully decode ``path``; unreadable or truncated files raise :class:`DataError`."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except FileNotFoundError as error:
+        raise DataError(f"{path}: file not found") from error
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise DataError(
+            f"{path}: unreadable or truncated image ({error}); expected a complete JPEG or PNG"
+        ) from error
+    return image
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """H×W×3 uint8 RGB pixels of the image at ``path``."""
+    image = _open(path)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def read_labelmap(path: Path, num_classes: int, size: tuple[int, int]) -> np.ndarray:
+    """H×W uint8 class ids of the index PNG at ``path``, checked against its image.
+
+    ``size`` is the (H, W) of the image the labelmap belongs to. Values must lie in
+    ``0..num_classes-1`` or be 255 (ignore).
+    """
+    image = _open(path)
+    if image.mode in ("RGB", "RGBA"):
+        raise DataError(
+            f"{path}: mask is an {image.mode}-coloured image; expected an index mask (PNG in "
+            "palette mode 'P' or grayscale 'L' holding one class id per pixel, 255 = ignore). "
+            "Convert it by mapping each colour to its class id (VOC colour map: "
+            "dis_seg.data.images.voc_palette) and saving the ids as an 8-bit PNG."
+        )
+    if image.mode not in ("P", "L"):
+        raise DataError(
+            f"{path}: mask has PIL mode {image.mode!r}; expected an 8-bit index PNG "
+            "(mode 'P' or 'L') holding one class id per pixel, 255 = ignore"
+        )
+    labelmap = np.asarray(image, dtype=np.uint8).copy()
+    if labelmap.shape != tuple(size):
+        raise DataError(
+            f"{path}: mask is {labelmap.shape[0]}×{labelmap.shape[1]} (H×W) but its image is "
+            f"{size[0]}×{size[1]}; expected the same size"
+        )
+    values = np.unique(labelmap)
+    bad = values[(values >= num_classes) & (values != IGNORE_INDEX)]
+    if bad.size:
+        raise DataError(
+            f"{path}: mask value(s) {bad.tolist()} outside the class ids 0..{num_classes - 1} "
+            f"and {IGNORE_INDEX} (ignore)"
+        )
+    return labelmap
+
+
+def write_labelmap(path: Path, labelmap: np.ndarray) -> None:
+    """Save an H×W uint8 labelmap as a VOC-coloured palette PNG."""
+    image = Image.fromarray(labelmap.astype(np.uint8))
+    image.putpalette(voc_palette().tobytes())
+    image.save(path, format="PNG")

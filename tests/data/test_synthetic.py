@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pytest
+
+from dis_seg.data import VOC_CLASSES, IDWTags, VOCSegmentation, tags_from_description
+from dis_seg.data.idw import read_jsonl
+from dis_seg.data.synthetic import ensure_generated, generate, main
+
+TINY = {"size": 16, "num_labelled": 3, "num_tag_only": 3, "num_val": 1, "num_test": 1}
+
+
+def files(root) -> dict:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_writes_the_same_bytes(tmp_path):
+    first = generate(tmp_path / "a", seed=3, progress=False, **TINY)
+    second = generate(tmp_path / "b", seed=3, progress=False, **TINY)
+    assert files(first) == files(second)
+
+
+def test_another_seed_writes_other_images(tmp_path):
+    first = files(generate(tmp_path / "a", seed=0, progress=False, **TINY))
+    second = files(generate(tmp_path / "b", seed=1, progress=False, **TINY))
+    image = next(p for p in first if p.suffix == ".jpg")
+    assert first[image] != second[image]
+
+
+def test_voc_part_reads_with_the_voc_reader(synthetic_root):
+    voc = synthetic_root / "VOC2012"
+    for split, count in [("train", 12), ("val", 3), ("test", 2)]:
+        dataset = VOCSegmentation(voc, split)
+        assert len(dataset) == count
+    sample = VOCSegmentation(voc, "train")[0]
+    assert sample["image"].shape == (32, 32, 3)
+    assert 1 <= len(set(np.unique(sample["labelmap"])) - {0}) <= 4
+
+
+def test_idw_part_reads_with_noisy_tags_and_hidden_truth(synthetic_root):
+    dataset = IDWTags(
+        synthetic_root / "IDW", hidden_labelmaps="hidden_labelmaps", clean_tags="clean_tags.jsonl"
+    )
+    assert len(dataset) == 10
+    for sample in dataset:
+        assert not sample["has_labelmap"] and sample["has_hidden"]
+        present = np.unique(sample["hidden_labelmap"])
+        assert sample["clean_tags"].nonzero().flatten().tolist() == sorted({0, *present.tolist()})
+
+
+def test_descriptions_name_exactly_the_noisy_tags(synthetic_root):
+    for line in (synthetic_root / "IDW" / "annotations.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        assert tags_from_description(record["description"]) == set(record["tags"])
+
+
+def tags_per_line(path) -> list[list[str]]:
+    return [record["tags"] for _, record in read_jsonl(path)]
+
+
+def test_tag_noise_drops_and_adds_tags(tmp_path):
+    generate(tmp_path, tag_noise=(0.5, 0.5), progress=False, **{**TINY, "num_tag_only": 40})
+    noisy = tags_per_line(tmp_path / "IDW/annotations.jsonl")
+    clean = tags_per_line(tmp_path / "IDW/clean_tags.jsonl")
+    assert any(set(c) - set(n) for n, c in zip(noisy, clean, strict=True))
+    assert any(set(n) - set(c) for n, c in zip(noisy, clean, strict=True))
+
+
+def test_without_noise_the_tags_are_the_clean_tags(tmp_path):
+    generate(tmp_path, tag_noise=(0.0, 0.0), progress=False, **TINY)
+    noisy = tags_per_line(tmp_path / "IDW/annotations.jsonl")
+    assert noisy == tags_per_line(tmp_path / "IDW/clean_tags.jsonl")
+
+
+def test_classes_restrict_the_objects(tmp_path):
+    root = generate(tmp_path, classes=["cat", "dog"], progress=False, **TINY)
+    for sample in VOCSegmentation(root / "VOC2012", "train"):
+        assert set(np.unique(sample["labelmap"])) <= {
+            0,
+            VOC_CLASSES.index("cat"),
+            VOC_CLASSES.index("dog"),
+        }
+
+
+def test_unknown_class_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="VOC object classes"):
+        generate(tmp_path, classes=["unicorn"], progress=False, **TINY)
+
+
+def test_command_line_writes_both_formats(tmp_path, capsys):
+    options = "--size 16 --num-labelled 2 --num-tag-only 2 --num-val 1 --num-test 1"
+    main([*f"--out {tmp_path} {options} --tag-noise 0 0 --classes 3".split()])
+    assert (tmp_path / "VOC2012/ImageSets/Segmentation/train.txt").read_text() == (
+        "train_00000\ntrain_00001\n"
+    )
+    assert len(list((tmp_path / "IDW/images").iterdir())) == 2
+    params = json.loads((tmp_path / "synthetic.json").read_text())
+    assert params["classes"] == ["aeroplane", "bicycle", "bird"]
+    assert params["tag_noise"] == [0.0, 0.0]
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_ensure_generated_regenerates_only_when_parameters_change(tmp_path):
+    ensure_generated(tmp_path, progress=False, **TINY)
+    marker = tmp_path / "synthetic.json"
+    stamp = marker.stat().st_mtime_ns
+    ensure_generated(tmp_path, progress=False, **TINY)
+    assert marker.stat().st_mtime_ns == stamp
+    ensure_generated(tmp_path, progress=False, **{**TINY, "seed": 1})
+    assert json.loads(marker.read_text())["seed"] == 1
