@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dis_seg.models import DISNet
+from tests.training_runs import run_entry_point, tiny_overrides
 
 
 @pytest.fixture
@@ -11,3 +12,12 @@ def tiny_model() -> DISNet:
     """A random-init ResNet-18 DIS network with 5 classes (D = 512)."""
     torch.manual_seed(0)
     return DISNet("resnet18", num_classes=5, output_stride=8)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The three stages run one after the other on tiny data; returns the run folder."""
+    root = tmp_path_factory.mktemp("pipeline")
+    for stage in (1, 2, 3):
+        run_entry_point("dis_seg.train", f"stage={stage}", "logger=csv", *tiny_overrides(root))
+    return root / "outputs" / "synthetic"

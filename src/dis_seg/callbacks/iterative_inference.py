@@ -1,0 +1,148 @@
+"""Validation/test callback: the mIoU-versus-t curve of iterative inference in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import WandbLogger
+from torchmetrics import MeanMetric
+
+from dis_seg.inference import iterative_inference
+from dis_seg.metrics import SegmentationMetric
+from dis_seg.models import upsample_logits
+
+DEFAULT_SCHEDULE = (0, 1, 2, 5, 10, 20, 30)
+
+
+def step_schedule(tts: int, schedule: Iterable[int] = DEFAULT_SCHEDULE) -> list[int]:
+    """The steps t to evaluate: ``schedule`` ∩ [0, tts], plus ``tts`` itself."""
+    if tts < 0:
+        raise ValueError(f"tts: expected ≥ 0, got {tts}")
+    return sorted({t for t in schedule if 0 <= t <= tts} | {tts})
+
+
+class IterativeInferenceCallback(pl.Callback):
+    """Runs ``tts`` steps of iterative inference on every validation and test batch.
+
+    Reuses the ``u1``/``v1`` that the module's step returns (no second backbone pass) and
+    updates one confusion matrix per scheduled step t. Logs ``{split}/mIoU_t{t}`` and
+    ``{split}/recon_error_t{t}`` for every t, and at ``t = tts`` the per-class IoU
+    (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``; with a W&B logger also a line
+    plot of mIoU against t. Results of the last epoch are kept in ``results[split]``.
+    """
+
+    def __init__(
+        self,
+        tts: int = 30,
+        step_size: float = 1.0,
+        schedule: Iterable[int] = DEFAULT_SCHEDULE,
+        method: str | None = None,
+    ) -> None:
+        if step_size <= 0:
+            raise ValueError(f"step_size: expected > 0, got {step_size}")
+        self.tts, self.step_size, self.method = tts, step_size, method
+        self.steps = step_schedule(tts, schedule)
+        self.metrics: dict[str, _CurveMetrics] = {}
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        num_classes = pl_module.model.num_classes
+        self.metrics = {split: _CurveMetrics(num_classes, self.steps) for split in ("val", "test")}
+
+    def on_validation_epoch_start(self, trainer, pl_module):
+        self.metrics["val"].to(pl_module.device)
+
+    def on_test_epoch_start(self, trainer, pl_module):
+        self.metrics["test"].to(pl_module.device)
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ):
+        self._update("val", pl_module, outputs, batch)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._update("test", pl_module, outputs, batch)
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self._log_epoch("val", trainer, pl_module)
+        self._reset("val")
+
+    def on_test_epoch_end(self, trainer, pl_module):
+        self._log_epoch("test", trainer, pl_module)
+        self._reset("test")
+
+    def _update(self, split: str, pl_module, outputs: dict[str, torch.Tensor], batch) -> None:
+        images, labelmap = batch["image"], batch["labelmap"]
+        kwargs = {"method": self.method} if self.method else {}
+        result = iterative_inference(
+            pl_module.model,
+            outputs["u1"],
+            outputs["v1"],
+            images,
+            steps=self.tts,
+            step_size=self.step_size,
+            record_steps=self.steps,
+            **kwargs,
+        )
+        metrics = self.metrics[split]
+        for t in self.steps:
+            prediction = upsample_logits(result.u3_at[t], labelmap.shape[-2:]).argmax(dim=1)
+            metrics.segmentation[str(t)].update(prediction, labelmap)
+            metrics.recon_error[str(t)].update(result.energy[t])
+
+    def _log_epoch(self, split: str, trainer: pl.Trainer, pl_module) -> None:
+        metrics = self.metrics[split]
+        results: dict[str, Any] = {}
+        for t in self.steps:
+            scores = metrics.segmentation[str(t)].compute()
+            results[f"mIoU_t{t}"] = float(scores["mIoU"])
+            results[f"recon_error_t{t}"] = float(metrics.recon_error[str(t)].compute())
+            if t == self.tts:
+                results["pixel_accuracy"] = float(scores["pixel_accuracy"])
+                results["per_class_IoU"] = dict(
+                    zip(pl_module.class_names, scores["per_class_IoU"].tolist(), strict=True)
+                )
+        for name, value in results.items():
+            if name == "per_class_IoU":
+                for class_name, iou in value.items():
+                    pl_module.log(f"{split}/IoU/{class_name}", iou)
+            else:
+                pl_module.log(f"{split}/{name}", value)
+        self.results[split] = results
+        self._plot_curve(split, trainer, results)
+
+    def _plot_curve(self, split: str, trainer: pl.Trainer, results: dict[str, Any]) -> None:
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+        if not loggers or not trainer.is_global_zero:
+            return
+        import wandb
+
+        table = wandb.Table(
+            columns=["t", "mIoU"], data=[[t, results[f"mIoU_t{t}"]] for t in self.steps]
+        )
+        plot = wandb.plot.line(table, "t", "mIoU", title=f"{split} mIoU against t")
+        for logger in loggers:
+            logger.experiment.log({f"{split}/mIoU_curve": plot}, commit=False)
+
+    def _reset(self, split: str) -> None:
+        if split in self.metrics:
+            self.metrics[split].reset()
+
+
+class _CurveMetrics(torch.nn.Module):
+    """One confusion matrix and one mean reconstruction error per scheduled step t."""
+
+    def __init__(self, num_classes: int, steps: list[int]) -> None:
+        super().__init__()
+        self.segmentation = torch.nn.ModuleDict(
+            {str(t): SegmentationMetric(num_classes) for t in steps}
+        )
+        self.recon_error = torch.nn.ModuleDict({str(t): MeanMetric() for t in steps})
+
+    def reset(self) -> None:
+        for metric in (*self.segmentation.values(), *self.recon_error.values()):
+            metric.reset()

@@ -1,0 +1,90 @@
+"""Reading dis-seg checkpoints: stage hand-off and evaluation of a trained network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dis_seg.models import DISNet
+from dis_seg.modules import DISModule
+
+PREFIX = "model."
+
+
+def read_checkpoint(path: str | Path, missing_message: str) -> dict[str, Any]:
+    """A Lightning checkpoint loaded with ``weights_only=True``; a missing file raises
+    ``FileNotFoundError(missing_message)``."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(missing_message)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_network_weights(
+    model: DISNet, checkpoint: dict[str, Any], path: str | Path, remedy: str
+) -> None:
+    """Copy the ``model.*`` weights of ``checkpoint`` into ``model``; an incompatible
+    checkpoint raises an error naming ``path``, the keys that differ and ``remedy``."""
+    state = {
+        key[len(PREFIX) :]: value
+        for key, value in checkpoint.get("state_dict", {}).items()
+        if key.startswith(PREFIX)
+    }
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [
+        f"{key} {tuple(state[key].shape)} (expected {tuple(value.shape)})"
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+    ]
+    if missing or unexpected or wrong_shape:
+        raise ValueError(
+            f"checkpoint {path} does not fit this network "
+            f"(model.* config differs, e.g. backbone or num_classes): "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong_shape[:5]}; "
+            f"{remedy}"
+        )
+    model.load_state_dict(state)
+
+
+def load_previous_stage(model: DISNet, path: str | Path, stage: int) -> None:
+    """Start ``stage`` from the network of stage − 1's checkpoint at ``path``.
+
+    Errors name the file and the ``make`` target that produces it.
+    """
+    previous = stage - 1
+    remedy = (
+        f"run `make train-stage{previous}` first, "
+        f"or point init_from=... at a stage-{previous} checkpoint"
+    )
+    checkpoint = read_checkpoint(
+        path,
+        f"stage {stage} starts from stage {previous}'s checkpoint, "
+        f"but {path} does not exist: {remedy}",
+    )
+    load_network_weights(model, checkpoint, path, remedy)
+
+
+def load_module(
+    path: str | Path, num_classes: int | None = None
+) -> tuple[DISModule, dict[str, Any]]:
+    """A :class:`DISModule` in eval mode holding the network of any stage's checkpoint, and the
+    checkpoint's hyper-parameters (e.g. ``step_size`` of a stage-3 checkpoint).
+
+    ``num_classes`` (the data's) must match the checkpoint's ``model.num_classes``.
+    """
+    checkpoint = read_checkpoint(path, f"ckpt_path: no checkpoint at {path}")
+    hparams = checkpoint.get("hyper_parameters", {})
+    if "model" not in hparams or "state_dict" not in checkpoint:
+        raise ValueError(f"ckpt_path: {path} is not a dis-seg training checkpoint")
+    trained_classes = hparams["model"].get("num_classes")
+    if num_classes is not None and trained_classes != num_classes:
+        raise ValueError(
+            f"model.num_classes: the checkpoint {path} was trained with {trained_classes} "
+            f"classes but the data has {num_classes}"
+        )
+    module = DISModule(model=hparams["model"], class_names=hparams.get("class_names"))
+    load_network_weights(module.model, checkpoint, path, "evaluate it with the same model config")
+    return module.eval(), hparams

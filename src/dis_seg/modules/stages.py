@@ -1,0 +1,188 @@
+"""The three DIS training stages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
+from dis_seg.metrics import SegmentationMetric, TagAgreement
+from dis_seg.modules.base import DISModule
+from dis_seg.pseudo_labels import make_pseudo_labels
+
+
+class Stage1Module(DISModule):
+    """Stage 1: backbone, subnet-1 and subnet-3 learn labelmaps and tags.
+
+    Segmentation loss on labelled images (tag-only images have all-255 labelmaps and add
+    nothing to it), tag loss on all images.
+    """
+
+    stage = 1
+    trainable = ("backbone", "labelmap_head", "tag_fusion", "tag_head")
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        optimizer: dict[str, Any] | None = None,
+        class_names: list[str] | None = None,
+        seg_weight: float = 1.0,
+        tag_weight: float = 1.0,
+    ) -> None:
+        super().__init__(model, optimizer, class_names)
+        self.seg_weight, self.tag_weight = seg_weight, tag_weight
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        out = self.model(batch["image"])
+        losses = {
+            "seg_loss": segmentation_loss(out.u3, batch["labelmap"]),
+            "tag_loss": tag_loss(out.v3, batch["tags"]),
+        }
+        losses["loss"] = self.seg_weight * losses["seg_loss"] + self.tag_weight * losses["tag_loss"]
+        self.log_losses("train", losses, len(batch["image"]))
+        return losses["loss"]
+
+
+class Stage2Module(DISModule):
+    """Stage 2: subnet-2 learns to reconstruct the image from the labelmap; all else frozen."""
+
+    stage = 2
+    trainable = ("reconstruction_head",)
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        images = batch["image"]
+        with torch.no_grad():
+            u1, v1 = self.model.encode(images)
+            u3 = self.model.segment(u1, v1)
+        loss = reconstruction_loss(self.model.reconstruct(u3), images)
+        self.log_losses("train", {"loss": loss, "recon_loss": loss}, len(images))
+        return loss
+
+
+class Stage3Module(DISModule):
+    """Stage 3: all four components, tag-only images taught by their own refined predictions.
+
+    Each tag-only image gets ``ttr`` steps of iterative inference (reconstruction + its tags);
+    the resulting pseudo labelmap and cleaned tags are its (detached) targets. Labelled images
+    use their own labelmaps and tags; the reconstruction loss applies to all images.
+
+    Where tag-only images carry hidden truth (``has_hidden``), the epoch logs the pseudo-label
+    mIoU (after ``ttr`` steps and at t = 0) and the precision/recall/F1 of the cleaned and of the
+    noisy input tags against the clean tags.
+
+    Args:
+        ttr: iterative-inference steps for tag-only images (0: the plain prediction).
+        step_size: the gradient step of iterative inference.
+        inference_tag_weight: weight of the tag term in the iterative-inference energy.
+        tag_threshold: sigmoid threshold that turns refined tag scores into cleaned tags.
+        suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
+        seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
+    """
+
+    stage = 3
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        optimizer: dict[str, Any] | None = None,
+        class_names: list[str] | None = None,
+        ttr: int = 30,
+        step_size: float = 1.0,
+        inference_tag_weight: float = 1.0,
+        tag_threshold: float = 0.5,
+        suppress_absent: bool = True,
+        seg_weight: float = 1.0,
+        pseudo_seg_weight: float = 1.0,
+        tag_weight: float = 1.0,
+        recon_weight: float = 1.0,
+    ) -> None:
+        super().__init__(model, optimizer, class_names)
+        if ttr < 0:
+            raise ValueError(f"ttr: expected ≥ 0, got {ttr}")
+        if step_size <= 0:
+            raise ValueError(f"step_size: expected > 0, got {step_size}")
+        self.ttr, self.step_size = ttr, step_size
+        self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold
+        self.suppress_absent = suppress_absent
+        self.weights = {
+            "seg_loss": seg_weight,
+            "pseudo_seg_loss": pseudo_seg_weight,
+            "tag_loss": tag_weight,
+            "recon_loss": recon_weight,
+        }
+        self.pseudo_iou = SegmentationMetric(self.num_classes)
+        self.initial_pseudo_iou = SegmentationMetric(self.num_classes)
+        self.cleaned_tags = TagAgreement(self.num_classes)
+        self.noisy_tags = TagAgreement(self.num_classes)
+        self._saw_hidden_truth = False
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        images, labelmap, tags = batch["image"], batch["labelmap"], batch["tags"]
+        out = self.model(images)
+        tag_only = ~batch["has_labelmap"]
+        target_tags = tags.clone()
+        pseudo_seg = out.u3.new_zeros(())
+        if tag_only.any():
+            pseudo = make_pseudo_labels(
+                self.model,
+                out.u1[tag_only].detach(),
+                out.v1[tag_only].detach(),
+                images[tag_only],
+                tags[tag_only],
+                ttr=self.ttr,
+                step_size=self.step_size,
+                tag_weight=self.inference_tag_weight,
+                tag_threshold=self.tag_threshold,
+                suppress_absent=self.suppress_absent,
+            )
+            target_tags[tag_only] = pseudo.tags
+            pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
+            self._track_pseudo_labels(batch, tag_only, pseudo)
+        losses = {
+            "seg_loss": segmentation_loss(out.u3[~tag_only], labelmap[~tag_only]),
+            "pseudo_seg_loss": pseudo_seg,
+            "tag_loss": tag_loss(out.v3, target_tags),
+            "recon_loss": reconstruction_loss(out.z3, images),
+        }
+        losses["loss"] = sum(self.weights[name] * value for name, value in losses.items())
+        self.log_losses("train", losses, len(images))
+        return losses["loss"]
+
+    def _track_pseudo_labels(self, batch, tag_only, pseudo) -> None:
+        changed = (pseudo.labelmap != pseudo.initial_labelmap).float().mean()
+        stats = {
+            "pseudo/changed_by_ttr": changed,
+            "pseudo/foreground_fraction": (pseudo.labelmap > 0).float().mean(),
+            "pseudo/cleaned_tags_per_image": pseudo.tags[:, 1:].sum(1).mean(),
+        }
+        for name, value in stats.items():
+            self.log(name, value, on_step=False, on_epoch=True, batch_size=int(tag_only.sum()))
+        hidden = batch.get("has_hidden")
+        if hidden is None or not hidden[tag_only].any():
+            return
+        known = hidden[tag_only]
+        self._saw_hidden_truth = True
+        truth = batch["hidden_labelmap"][tag_only][known]
+        self.pseudo_iou.update(pseudo.labelmap[known], truth)
+        self.initial_pseudo_iou.update(pseudo.initial_labelmap[known], truth)
+        clean = batch["clean_tags"][tag_only][known]
+        self.cleaned_tags.update(pseudo.tags[known], clean)
+        self.noisy_tags.update(batch["tags"][tag_only][known], clean)
+
+    def on_train_epoch_end(self) -> None:
+        if not self._saw_hidden_truth:
+            return
+        self._saw_hidden_truth = False
+        self.log("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())
+        self.log("pseudo/mIoU_t0", self.initial_pseudo_iou.compute()["mIoU"].float())
+        for name, agreement in (("cleaned", self.cleaned_tags), ("noisy", self.noisy_tags)):
+            for score, value in agreement.compute().items():
+                self.log(f"tags/{name}_{score}", value)
+        for metric in (
+            self.pseudo_iou,
+            self.initial_pseudo_iou,
+            self.cleaned_tags,
+            self.noisy_tags,
+        ):
+            metric.reset()

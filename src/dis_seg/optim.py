@@ -1,0 +1,55 @@
+"""DeepLab-style optimisation: SGD with momentum (or AdamW), poly LR, 10× LR on the heads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class OptimizerConfig:
+    """``name``: ``sgd`` or ``adamw``; ``head_lr_mult`` multiplies the LR of the subnets;
+    ``poly_power``: LR = lr · (1 − step / total)^power over the run's optimizer steps."""
+
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    head_lr_mult: float = 10.0
+    poly_power: float = 0.9
+
+
+def build_optimizer(
+    backbone: nn.Module, heads: list[nn.Module], config: OptimizerConfig
+) -> torch.optim.Optimizer:
+    """An optimizer over the trainable parameters of ``backbone`` (lr) and ``heads`` (lr × mult)."""
+    groups = [
+        {"params": _trainable(backbone), "lr": config.lr},
+        {
+            "params": [p for head in heads for p in _trainable(head)],
+            "lr": config.lr * config.head_lr_mult,
+        },
+    ]
+    groups = [group for group in groups if group["params"]]
+    if config.name == "sgd":
+        return torch.optim.SGD(
+            groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.name == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"optimizer.name: expected 'sgd' or 'adamw', got {config.name!r}")
+
+
+def poly_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, power: float
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Poly decay stepped once per optimizer step."""
+    return torch.optim.lr_scheduler.PolynomialLR(
+        optimizer, total_iters=max(total_steps, 1), power=power
+    )
+
+
+def _trainable(module: nn.Module) -> list[nn.Parameter]:
+    return [p for p in module.parameters() if p.requires_grad]

@@ -1,0 +1,70 @@
+"""Pieces shared by the Hydra entry points: building objects from the config, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from dis_seg.callbacks import IterativeInferenceCallback
+
+
+def build_callbacks(cfg: DictConfig, with_loggers: bool) -> list[pl.Callback]:
+    """Every entry of the ``callbacks`` group (without those that need a logger when there
+    is none)."""
+    callbacks = [instantiate(entry) for entry in (cfg.get("callbacks") or {}).values()]
+    if with_loggers:
+        return callbacks
+    return [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
+
+
+def build_loggers(cfg: DictConfig) -> list[pl.loggers.Logger]:
+    """Every entry of the ``logger`` group, each given the resolved config."""
+    loggers = [instantiate(entry) for entry in (cfg.get("logger") or {}).values()]
+    for logger in loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    return loggers
+
+
+def finish_loggers(loggers: list[pl.loggers.Logger]) -> None:
+    """Close W&B runs so that each job of a multirun gets its own run."""
+    for logger in loggers:
+        if isinstance(logger, pl.loggers.WandbLogger):
+            logger.experiment.finish()
+
+
+def test_metrics(trainer: pl.Trainer, split: str = "test") -> dict[str, Any]:
+    """The final metrics under the names of ``metrics.json``.
+
+    ``mIoU_t{t}`` for every scheduled t, and ``per_class_IoU`` (by class name) and
+    ``pixel_accuracy`` at t = tts, from :class:`IterativeInferenceCallback`; ``tag_mAP`` and
+    ``recon_error`` of the plain prediction from the module. mIoU values are fractions.
+    """
+    metrics: dict[str, Any] = {}
+    for callback in trainer.callbacks:
+        if isinstance(callback, IterativeInferenceCallback):
+            metrics.update(callback.results.get(split, {}))
+    for name in ("tag_mAP", "recon_error"):
+        value = trainer.callback_metrics.get(f"{split}/{name}")
+        if value is not None:
+            metrics[name] = float(value)
+    return metrics
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    """Write ``metrics`` as JSON; NaN (a class absent from truth and prediction) becomes null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

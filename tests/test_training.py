@@ -1,0 +1,125 @@
+import csv
+import json
+
+import torch
+
+from dis_seg.models import DISNet
+from dis_seg.pseudo_labels import make_pseudo_labels
+from tests.training_runs import run_entry_point, tiny_overrides
+
+
+def network_state(checkpoint_path):
+    state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)["state_dict"]
+    return {key: value for key, value in state.items() if key.startswith("model.")}
+
+
+def test_metrics_json_holds_stage_steps_and_test_metrics_under_evaluate_names(pipeline):
+    metrics = json.loads((pipeline / "stage3" / "metrics.json").read_text())
+    assert (metrics["stage"], metrics["ttr"], metrics["tts"]) == (3, 3, 2)
+    assert {"mIoU_t0", "mIoU_t1", "mIoU_t2", "tag_mAP", "pixel_accuracy"} <= set(metrics)
+    assert all(0 <= metrics[f"mIoU_t{t}"] <= 1 for t in (0, 1, 2))
+    assert list(metrics["per_class_IoU"])[:2] == ["background", "aeroplane"]
+    assert {"pseudo/mIoU", "pseudo/mIoU_t0", "tags/cleaned_F1", "tags/noisy_F1"} <= set(
+        metrics["training"]
+    )
+    stage1 = json.loads((pipeline / "stage1" / "metrics.json").read_text())
+    assert (stage1["stage"], stage1["ttr"], stage1["tts"]) == (1, 0, 0)
+
+
+def test_stage2_keeps_everything_but_subnet2_bitwise_including_bn_statistics(pipeline):
+    stage1 = network_state(pipeline / "stage1" / "checkpoints" / "last.ckpt")
+    stage2 = network_state(pipeline / "stage2" / "checkpoints" / "last.ckpt")
+    assert any("running_mean" in key for key in stage1)
+    for key, value in stage1.items():
+        if key.startswith("model.reconstruction_head."):
+            assert not torch.equal(value, stage2[key]), key
+        else:
+            assert torch.equal(value, stage2[key]), key
+
+
+def test_stage3_starts_from_stage2_and_trains_all_four_components(pipeline):
+    stage2 = network_state(pipeline / "stage2" / "checkpoints" / "last.ckpt")
+    stage3 = network_state(pipeline / "stage3" / "checkpoints" / "last.ckpt")
+    for part in ("backbone", "labelmap_head", "reconstruction_head", "tag_head"):
+        keys = [key for key in stage2 if key.startswith(f"model.{part}.") and "weight" in key]
+        assert any(not torch.equal(stage2[key], stage3[key]) for key in keys), part
+
+
+def test_missing_stage_checkpoint_error_says_which_make_target_to_run(tmp_path):
+    result = run_entry_point(
+        "dis_seg.train", "stage=3", "logger=none", *tiny_overrides(tmp_path), check=False
+    )
+    assert result.returncode != 0
+    assert "stage2/checkpoints/last.ckpt does not exist" in result.stderr
+    assert "make train-stage2" in result.stderr
+
+
+def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline, tmp_path):
+    checkpoint = pipeline / "stage1" / "checkpoints" / "last.ckpt"
+    result = run_entry_point(
+        "dis_seg.train",
+        "stage=2",
+        "logger=none",
+        "model.backbone=resnet34",
+        f"stages.s2.init_from={checkpoint}",
+        *tiny_overrides(tmp_path),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "does not fit" in result.stderr and "make train-stage1" in result.stderr
+
+
+def test_resume_from_last_checkpoint_continues_the_global_step(tmp_path):
+    overrides = [*tiny_overrides(tmp_path), "stage=1", "logger=csv"]
+    run_entry_point("dis_seg.train", *overrides, "trainer.max_epochs=1")
+    last = tmp_path / "outputs" / "synthetic" / "stage1" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 2
+    run_entry_point("dis_seg.train", *overrides, "trainer.max_epochs=2", "ckpt_path=last")
+    assert torch.load(last, weights_only=True)["global_step"] == 4
+    resumed_log = (
+        tmp_path / "outputs" / "synthetic" / "stage1" / "csv" / "version_1" / "metrics.csv"
+    )
+    with resumed_log.open() as rows:
+        epochs = {row["epoch"] for row in csv.DictReader(rows) if row["epoch"]}
+    assert "0" not in epochs and "1" in epochs  # the resumed run trained the second epoch only
+
+
+def test_wandb_writes_offline_run_files_one_run_per_multirun_job(tmp_path):
+    run_entry_point(
+        "dis_seg.train", "-m", "stage=1", "seed=0,1", "logger=wandb", *tiny_overrides(tmp_path)
+    )
+    jobs = sorted((tmp_path / "outputs" / "synthetic" / "multirun").glob("*/stage1_*"))
+    assert [job.name for job in jobs] == ["stage1_ttr3_tts0_seed0", "stage1_ttr3_tts0_seed1"]
+    for job in jobs:
+        runs = list((job / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+        assert (job / "metrics.json").is_file()
+
+
+def test_ttr_steps_change_the_pseudo_labels_of_ttr_zero():
+    torch.manual_seed(0)
+    model = DISNet("resnet18", num_classes=5)
+    images = torch.randn(2, 3, 32, 32)
+    tags = torch.tensor([[1.0, 1, 0, 1, 0], [1, 0, 1, 0, 1]])
+    with torch.no_grad():
+        u1, v1 = model.encode(images)
+    common = {"step_size": 3e3, "tag_threshold": 0.0, "suppress_absent": False}
+    plain = make_pseudo_labels(model, u1, v1, images, tags, ttr=0, **common)
+    refined = make_pseudo_labels(model, u1, v1, images, tags, ttr=10, **common)
+    assert torch.equal(plain.labelmap, plain.initial_labelmap)
+    assert torch.equal(refined.initial_labelmap, plain.labelmap)
+    assert (refined.labelmap != plain.labelmap).float().mean() > 0.05
+
+
+def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags():
+    torch.manual_seed(0)
+    model = DISNet("resnet18", num_classes=5)
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        u1, v1 = model.encode(images)
+    pseudo = make_pseudo_labels(
+        model, u1, v1, images, torch.ones(2, 5), ttr=2, step_size=10.0, tag_threshold=0.5
+    )
+    for labelmap, tags in zip(pseudo.labelmap, pseudo.tags, strict=True):
+        assert tags[0] == 1
+        assert set(labelmap.unique().tolist()) <= set(tags.nonzero().flatten().tolist())

@@ -1,0 +1,47 @@
+"""Run the Hydra entry points on a tiny synthetic data set, as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_overrides(root: Path) -> list[str]:
+    """Overrides for a fast run: 32×32 images, a few images and steps, outputs under ``root``."""
+    return [
+        f"paths.data_dir={root / 'data'}",
+        f"paths.output_root={root / 'outputs'}",
+        "data.synthetic.size=32",
+        "data.synthetic.num_labelled=8",
+        "data.synthetic.num_tag_only=8",
+        "data.synthetic.num_val=3",
+        "data.synthetic.num_test=3",
+        "data.crop_size=32",
+        "data.batch_size=4",
+        "data.labelled_per_batch=2",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "ttr=3",
+        "tts=2",
+    ]
+
+
+def run_entry_point(
+    module: str, *overrides: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """``python -m <module> <overrides>`` from the repository root; output captured."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, *overrides],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
