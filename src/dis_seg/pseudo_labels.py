@@ -49,6 +49,7 @@ def make_pseudo_labels(
         tags=tags,
         tag_weight=tag_weight,
         record_steps=(0,),
+        return_features=False,
     )
     cleaned = (result.v3.sigmoid() >= tag_threshold).to(tags.dtype)
     cleaned[:, 0] = 1.0

@@ -39,7 +39,7 @@ class IterativeInferenceCallback(pl.Callback):
         tts: int = 30,
         step_size: float = 1.0,
         schedule: Iterable[int] = DEFAULT_SCHEDULE,
-        method: str | None = None,
+        method: str = "fast",
     ) -> None:
         if step_size <= 0:
             raise ValueError(f"step_size: expected > 0, got {step_size}")
@@ -77,7 +77,6 @@ class IterativeInferenceCallback(pl.Callback):
 
     def _update(self, split: str, pl_module, outputs: dict[str, torch.Tensor], batch) -> None:
         images, labelmap = batch["image"], batch["labelmap"]
-        kwargs = {"method": self.method} if self.method else {}
         result = iterative_inference(
             pl_module.model,
             outputs["u1"],
@@ -86,7 +85,8 @@ class IterativeInferenceCallback(pl.Callback):
             steps=self.tts,
             step_size=self.step_size,
             record_steps=self.steps,
-            **kwargs,
+            method=self.method,
+            return_features=False,
         )
         metrics = self.metrics[split]
         for t in self.steps:
