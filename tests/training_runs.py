@@ -31,6 +31,21 @@ def tiny_overrides(root: Path) -> list[str]:
     ]
 
 
+ENV = {"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"}
+
+
+def start_entry_point(module: str, *overrides: str, log: Path) -> subprocess.Popen:
+    """Start ``python -m <module> <overrides>`` from the repository root; output into ``log``."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *overrides],
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
+
+
 def run_entry_point(
     module: str, *overrides: str, check: bool = True
 ) -> subprocess.CompletedProcess:
@@ -40,7 +55,7 @@ def run_entry_point(
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"},
+        env=ENV,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

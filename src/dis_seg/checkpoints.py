@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from dis_seg.config_checks import ConfigError
 from dis_seg.models import DISNet
 from dis_seg.modules import DISModule
 
@@ -14,11 +16,37 @@ PREFIX = "model."
 
 
 def read_checkpoint(path: str | Path, missing_message: str) -> dict[str, Any]:
-    """A Lightning checkpoint loaded with ``weights_only=True``; a missing file raises
-    ``FileNotFoundError(missing_message)``."""
+    """A Lightning checkpoint loaded with ``weights_only=True`` (memory-mapped); a missing file
+    raises ``FileNotFoundError(missing_message)``, an unreadable one a ``ValueError`` naming it."""
     if not Path(path).is_file():
         raise FileNotFoundError(missing_message)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (loaded with weights_only=True): {error}"
+        ) from error
+
+
+def network_config(checkpoint: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The :class:`DISNet` keyword arguments that ``checkpoint`` (read from ``path``) was
+    trained with."""
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    model = hparams.get("model") if isinstance(hparams, dict) else None
+    if not isinstance(model, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path} is not a dis-seg training checkpoint")
+    return model
+
+
+def check_num_classes(checkpoint: dict[str, Any], path: str | Path, num_classes: int) -> None:
+    """Raise :class:`ConfigError` naming ``model.num_classes`` unless the network of
+    ``checkpoint`` (read from ``path``) has ``num_classes`` classes."""
+    trained_classes = network_config(checkpoint, path).get("num_classes")
+    if trained_classes != num_classes:
+        raise ConfigError(
+            f"model.num_classes: the checkpoint {path} was trained with {trained_classes} "
+            f"classes but the data has {num_classes}"
+        )
 
 
 def load_network_weights(
@@ -64,6 +92,7 @@ def load_previous_stage(model: DISNet, path: str | Path, stage: int) -> None:
         f"stage {stage} starts from stage {previous}'s checkpoint, "
         f"but {path} does not exist: {remedy}",
     )
+    check_num_classes(checkpoint, path, model.num_classes)
     load_network_weights(model, checkpoint, path, remedy)
 
 
@@ -76,15 +105,24 @@ def load_module(
     ``num_classes`` (the data's) must match the checkpoint's ``model.num_classes``.
     """
     checkpoint = read_checkpoint(path, f"ckpt_path: no checkpoint at {path}")
-    hparams = checkpoint.get("hyper_parameters", {})
-    if "model" not in hparams or "state_dict" not in checkpoint:
-        raise ValueError(f"ckpt_path: {path} is not a dis-seg training checkpoint")
-    trained_classes = hparams["model"].get("num_classes")
-    if num_classes is not None and trained_classes != num_classes:
-        raise ValueError(
-            f"model.num_classes: the checkpoint {path} was trained with {trained_classes} "
-            f"classes but the data has {num_classes}"
-        )
-    module = DISModule(model=hparams["model"], class_names=hparams.get("class_names"))
+    model = network_config(checkpoint, path)
+    if num_classes is not None:
+        check_num_classes(checkpoint, path, num_classes)
+    hparams = checkpoint["hyper_parameters"]
+    module = DISModule(model=model, class_names=hparams.get("class_names"))
     load_network_weights(module.model, checkpoint, path, "evaluate it with the same model config")
     return module.eval(), hparams
+
+
+def inference_step_size(
+    configured: float | None, hparams: dict[str, Any], path: str | Path
+) -> float:
+    """The step size of iterative inference: ``configured`` when set, else the one that the
+    checkpoint at ``path`` (hyper-parameters ``hparams``) was trained with."""
+    step_size = configured or hparams.get("step_size")
+    if step_size is None:
+        raise ValueError(
+            f"inference.step_size: {path} does not record the step size of its "
+            "iterative inference (only stage-3 checkpoints do); set inference.step_size=..."
+        )
+    return step_size

@@ -15,24 +15,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from dis_seg.callbacks import IterativeInferenceCallback
-from dis_seg.checkpoints import load_module
+from dis_seg.checkpoints import inference_step_size, load_module
+from dis_seg.config_checks import check_evaluate_config, check_trainer
 from dis_seg.run import test_metrics, write_metrics
 from dis_seg.train import CONFIG_DIR
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Test ``cfg.ckpt_path`` with ``cfg.tts`` steps; return the contents of metrics.json."""
+    check_evaluate_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     module, hparams = load_module(cfg.ckpt_path, num_classes=datamodule.num_classes)
-    step_size = cfg.inference.step_size or hparams.get("step_size")
-    if step_size is None:
-        raise ValueError(
-            f"inference.step_size: {cfg.ckpt_path} does not record the step size of its "
-            "iterative inference (only stage-3 checkpoints do); set inference.step_size=..."
-        )
+    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path)
     callback = IterativeInferenceCallback(tts=cfg.tts, step_size=step_size, schedule=cfg.schedule)
     trainer = instantiate(cfg.trainer, callbacks=[callback], logger=False)
+    check_trainer(cfg, trainer)
     trainer.test(module, datamodule=datamodule)
     metrics = {"ckpt_path": str(cfg.ckpt_path), "tts": cfg.tts, **test_metrics(trainer)}
     if trainer.is_global_zero:

@@ -1,11 +1,17 @@
 """``python -m dis_seg.train stage=1|2|3 [overrides]``: train one DIS stage, then test it.
 
 Writes ``metrics.json`` (stage, ttr, tts, the test metrics and, for stage 3, the pseudo-label
-and tag-cleaning statistics of the last epoch) in the run's output folder.
+and tag-cleaning statistics of the last epoch) in the run's output folder. ``ckpt_path=last``
+resumes the stage from its ``last.ckpt`` (global step, optimizer and LR scheduler state) when
+there is one. SIGTERM or SIGINT stops training at the next batch boundary, writes ``last.ckpt``
+and exits with status 143.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import signal
 from pathlib import Path
 
 import hydra
@@ -13,48 +19,102 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from dis_seg.checkpoints import load_previous_stage
+from dis_seg.checkpoints import check_num_classes, load_previous_stage, read_checkpoint
+from dis_seg.config_checks import ConfigError, check_train_config, check_trainer
 from dis_seg.run import build_callbacks, build_loggers, finish_loggers, test_metrics, write_metrics
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+INTERRUPTED = 128 + signal.SIGTERM
+TRAINING_METRICS = "training_metrics.json"
+
+log = logging.getLogger(__name__)
+
+
+def resume_path(cfg: DictConfig) -> Path | None:
+    """The checkpoint that ``ckpt_path`` resumes from, ``None`` for a fresh start.
+
+    ``last`` is ``checkpoints.dir/last.ckpt`` when it exists; without it the stage starts
+    afresh, so ``ckpt_path=last`` can be set on every (re)submission of a job.
+    """
+    if cfg.ckpt_path is None:
+        return None
+    if cfg.ckpt_path == "last":
+        path = Path(cfg.checkpoints.dir) / "last.ckpt"
+        if path.is_file():
+            return path
+        log.info("ckpt_path=last: no %s yet, the stage starts afresh", path)
+        return None
+    path = Path(cfg.ckpt_path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path: no checkpoint at {path}")
+    return path
 
 
 def train(cfg: DictConfig) -> dict:
     """Fit the configured stage and test it; return the contents of metrics.json."""
-    if cfg.stage not in (1, 2, 3):
-        raise ValueError(f"stage: expected 1, 2 or 3, got {cfg.stage!r}")
+    check_train_config(cfg)
     stage = cfg.stage_config
-    pl.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data, _convert_="all")
-    module = instantiate(stage.module, _convert_="all")
-    if stage.init_from and not cfg.ckpt_path:
-        load_previous_stage(module.model, stage.init_from, cfg.stage)
+    resume = resume_path(cfg)
     loggers = build_loggers(cfg)
-    trainer = instantiate(
-        cfg.trainer, callbacks=build_callbacks(cfg, bool(loggers)), logger=loggers or False
-    )
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-        training = {
-            name: float(value)
-            for name, value in trainer.callback_metrics.items()
-            if name.startswith(("pseudo/", "tags/"))
-        }
-        trainer.test(module, datamodule=datamodule)
-        metrics = {
-            "stage": cfg.stage,
-            "ttr": cfg.ttr if cfg.stage == 3 else 0,
-            "tts": stage.test_tts,
-            **test_metrics(trainer),
-        }
-        if training:
-            metrics["training"] = training
-        if trainer.is_global_zero:
-            write_metrics(Path(HydraConfig.get().runtime.output_dir) / "metrics.json", metrics)
-        return metrics
+        trainer = instantiate(
+            cfg.trainer, callbacks=build_callbacks(cfg, bool(loggers)), logger=loggers or False
+        )
+        check_trainer(cfg, trainer)
+        pl.seed_everything(cfg.seed, workers=True)
+        datamodule = instantiate(cfg.data, _convert_="all")
+        module = instantiate(stage.module, _convert_="all")
+        if resume is not None:
+            checkpoint = read_checkpoint(resume, f"ckpt_path: no checkpoint at {resume}")
+            check_num_classes(checkpoint, resume, module.num_classes)
+        elif stage.init_from:
+            load_previous_stage(module.model, stage.init_from, cfg.stage)
+        return _fit_and_test(cfg, trainer, module, datamodule, resume)
     finally:
         finish_loggers(loggers)
+
+
+def _fit_and_test(cfg, trainer, module, datamodule, resume) -> dict:
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+        training = _training_statistics(trainer, output_dir / TRAINING_METRICS, resume)
+        trainer.test(module, datamodule=datamodule)
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            log.warning(
+                "stopped by a signal after step %d; resume with ckpt_path=last",
+                trainer.global_step,
+            )
+        raise SystemExit(INTERRUPTED) from None
+    metrics = {
+        "stage": cfg.stage,
+        "ttr": cfg.ttr if cfg.stage == 3 else 0,
+        "tts": cfg.stage_config.test_tts,
+        **test_metrics(trainer),
+    }
+    if training:
+        metrics["training"] = training
+    if trainer.is_global_zero:
+        write_metrics(output_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _training_statistics(trainer: pl.Trainer, path: Path, resume: Path | None) -> dict:
+    """The pseudo-label and tag-cleaning statistics of the last epoch, kept in ``path`` for a
+    run that resumes after its training ended (a kill during the test)."""
+    training = {
+        name: float(value)
+        for name, value in trainer.callback_metrics.items()
+        if name.startswith(("pseudo/", "tags/"))
+    }
+    if training and trainer.is_global_zero:
+        write_metrics(path, training)
+    elif not training and resume is not None and path.is_file():
+        training = json.loads(path.read_text())
+    return training
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -18,6 +18,10 @@ evaluation batches keep each image at its original size, padded to a multiple of
 The test loaders are VOC ``test_split`` and, when ``idw_test_annotations`` is set, the
 labelled IDW test split, named in ``test_names`` (one loader, or a list of two). Without
 ``val_split`` there is no validation loader.
+
+Under DDP, Lightning shards the training batches across ranks; the evaluation loaders shard
+their split themselves so that each sample is evaluated exactly once (Lightning's default
+sampler would repeat samples to give every rank as many), and the metrics match one process.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from dis_seg.data.collate import collate_samples
@@ -201,9 +206,22 @@ class DISDataModule(pl.LightningDataModule):
         )
 
     def _eval_loader(self, dataset: Dataset) -> DataLoader:
+        """In order; across DDP ranks, every sample exactly once (no padding repeats)."""
+        sampler = None
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            world_size = torch.distributed.get_world_size()
+            if len(dataset) < world_size:
+                raise DataError(
+                    f"an evaluation split has {len(dataset)} images, fewer than the "
+                    f"{world_size} processes that share it; evaluate on fewer devices"
+                )
+            sampler = UnrepeatedDistributedSampler(
+                dataset, world_size, torch.distributed.get_rank(), shuffle=False
+            )
         return DataLoader(
             dataset,
             batch_size=self.hparams.eval_batch_size,
+            sampler=sampler,
             **self._loader_kwargs(pad_multiple=self.hparams.output_stride),
         )
 

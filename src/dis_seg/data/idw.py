@@ -27,7 +27,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from dis_seg.data.errors import DataError, require_paths
+from dis_seg.data.errors import (
+    DataError,
+    MissingFileError,
+    absence,
+    read_text,
+    report,
+    require_paths,
+)
 from dis_seg.data.images import read_labelmap, read_rgb
 from dis_seg.data.samples import make_sample
 from dis_seg.data.tags import (
@@ -47,7 +54,7 @@ IDW/
 def read_jsonl(path: Path) -> list[tuple[str, dict]]:
     """(``file:line`` location, object) per non-blank line; each object needs an ``image``."""
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -81,7 +88,9 @@ class IDWTags(Dataset):
 
     Items are sample dicts (see :mod:`dis_seg.data.samples`), passed through ``transform``
     when given. Layout, JSON, tag names and file existence are checked here; file contents
-    when the item is read. Folder and file arguments are relative to ``root``.
+    when the item is read. Folder and file arguments are relative to ``root``. With
+    ``on_error``, a record whose files are missing or whose tags are bad is handed to it
+    and left out instead.
     """
 
     def __init__(
@@ -95,6 +104,7 @@ class IDWTags(Dataset):
         vocabulary: Mapping[str, Sequence[str]] = VOC_VOCABULARY,
         hidden_labelmaps: str | None = None,
         clean_tags: str | None = None,
+        on_error: Callable[[DataError], None] | None = None,
     ) -> None:
         self.root = Path(root)
         self.transform = transform
@@ -104,16 +114,17 @@ class IDWTags(Dataset):
         records = read_jsonl(self.root / annotations)
         if not records:
             raise DataError(f"{self.root / annotations}: lists no images")
+        masks = [folder for folder in (labelmaps, hidden_labelmaps) if folder]
         self.ids: list[str] = []
         self.tags: list[torch.Tensor] = []
         for where, record in records:
-            image = self.root / images / record["image"]
-            if not image.is_file():
-                raise DataError(f"{where}: image {image} does not exist")
+            try:
+                tags = self._entry_tags(where, record, images, masks, vocabulary)
+            except DataError as error:
+                report(error, on_error)
+                continue
             self.ids.append(record["image"])
-            self.tags.append(
-                tags_to_multi_hot(_tag_names(where, record, vocabulary), self.class_names, where)
-            )
+            self.tags.append(tags)
         twice = [image_id for image_id, n in Counter(self.ids).items() if n > 1]
         if twice:
             raise DataError(f"{self.root / annotations}: images listed twice: {twice[:5]}")
@@ -122,14 +133,38 @@ class IDWTags(Dataset):
         self.hidden_labelmaps = self._mask_paths(hidden_labelmaps)
         self.clean_tags = self._read_clean_tags(clean_tags)
 
+    def _entry_tags(
+        self,
+        where: str,
+        record: dict,
+        images: str,
+        masks: list[str],
+        vocabulary: Mapping[str, Sequence[str]],
+    ) -> torch.Tensor:
+        """The C multi-hot tags of one record, once its image and labelmaps are found."""
+        name = Path(record["image"])
+        if name.is_absolute() or ".." in name.parts:
+            raise DataError(
+                f'{where}: "image" must be a path inside {self.root / images}, '
+                f"got {record['image']!r}"
+            )
+        image = self.root / images / name
+        if not image.is_file():
+            raise MissingFileError(f"{where}: image {image} {absence(image)}")
+        for path in (self._mask_path(folder, record["image"]) for folder in masks):
+            if not path.is_file():
+                raise MissingFileError(
+                    f"{path}: labelmap of image {record['image']!r} {absence(path)}"
+                )
+        return tags_to_multi_hot(_tag_names(where, record, vocabulary), self.class_names, where)
+
+    def _mask_path(self, folder: str, image_id: str) -> Path:
+        return self.root / folder / f"{Path(image_id).stem}.png"
+
     def _mask_paths(self, folder: str | None) -> list[Path] | None:
         if folder is None:
             return None
-        paths = [self.root / folder / f"{Path(i).stem}.png" for i in self.ids]
-        for image_id, path in zip(self.ids, paths, strict=True):
-            if not path.is_file():
-                raise DataError(f"{path}: labelmap of image {image_id!r} does not exist")
-        return paths
+        return [self._mask_path(folder, i) for i in self.ids]
 
     def _read_clean_tags(self, file: str | None) -> list[torch.Tensor] | None:
         if file is None:

@@ -2,8 +2,9 @@
 
 Images of any PIL mode (grayscale, CMYK, RGBA, palette) are returned as H×W×3 uint8 RGB;
 EXIF orientation is ignored, as VOC masks are never rotated. Labelmaps must be index PNGs
-(palette mode ``P``, read as palette *indices*, or grayscale ``L``) and are returned as H×W
-uint8 class ids with 255 meaning ignore.
+(palette mode ``P``, read as palette *indices*, or grayscale ``L``; not JPEG) and are
+returned as H×W uint8 class ids with 255 meaning ignore. Files of more than ``MAX_PIXELS``
+pixels are refused before they are decoded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from PIL import Image, UnidentifiedImageError
 from dis_seg.data.errors import DataError
 
 IGNORE_INDEX = 255
+# Larger images are refused before they are decoded (one would take gigabytes of memory).
+MAX_PIXELS = 8192 * 8192
+TOO_LARGE = f"images are limited to {MAX_PIXELS:,} pixels (8192×8192): downscale it"
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -33,16 +37,25 @@ def voc_palette(n: int = 256) -> np.ndarray:
 
 
 def _open(path: Path) -> Image.Image:
-    """Open and fully decode ``path``; unreadable or truncated files raise :class:`DataError`."""
+    """Open and fully decode ``path``; unreadable, truncated or too large files raise
+    :class:`DataError`."""
     try:
         with Image.open(path) as image:
-            image.load()
+            width, height = image.size
+            if width * height <= MAX_PIXELS:
+                image.load()
     except FileNotFoundError as error:
         raise DataError(f"{path}: file not found") from error
+    except Image.DecompressionBombError as error:
+        raise DataError(f"{path}: {str(error).rstrip('.')}; {TOO_LARGE}") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise DataError(
             f"{path}: unreadable or truncated image ({error}); expected a complete JPEG or PNG"
         ) from error
+    if width * height > MAX_PIXELS:
+        raise DataError(
+            f"{path}: image of {width}×{height} = {width * height:,} pixels; {TOO_LARGE}"
+        )
     return image
 
 
@@ -61,6 +74,11 @@ def read_labelmap(path: Path, num_classes: int, size: tuple[int, int]) -> np.nda
     ``0..num_classes-1`` or be 255 (ignore).
     """
     image = _open(path)
+    if image.format in ("JPEG", "MPO"):
+        raise DataError(
+            f"{path}: mask is a JPEG, whose lossy compression changes class ids at region "
+            "borders; expected an 8-bit index PNG (mode 'P' or 'L'), 255 = ignore"
+        )
     if image.mode in ("RGB", "RGBA"):
         raise DataError(
             f"{path}: mask is an {image.mode}-coloured image; expected an index mask (PNG in "

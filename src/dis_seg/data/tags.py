@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from dis_seg.data.errors import DataError
+from dis_seg.data.errors import UnknownTagError
 
 VOC_CLASSES: tuple[str, ...] = (
     "background",
@@ -126,7 +126,7 @@ def tags_to_multi_hot(
     tags[0] = 1.0
     for name in names:
         if name not in index:
-            raise DataError(
+            raise UnknownTagError(
                 f"{where}: unknown tag {name!r}; valid tags are: {', '.join(class_names)}"
             )
         tags[index[name]] = 1.0

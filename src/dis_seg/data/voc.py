@@ -19,7 +19,14 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from dis_seg.data.errors import DataError, require_paths
+from dis_seg.data.errors import (
+    DataError,
+    MissingFileError,
+    absence,
+    read_text,
+    report,
+    require_paths,
+)
 from dis_seg.data.images import read_labelmap, read_rgb
 from dis_seg.data.samples import make_sample
 from dis_seg.data.tags import VOC_CLASSES, tags_from_labelmap
@@ -42,6 +49,8 @@ class VOCSegmentation(Dataset):
     Items are sample dicts (see :mod:`dis_seg.data.samples`), passed through ``transform``
     when given. Missing folders, list entries without image or mask, and empty splits raise
     :class:`DataError` here; unreadable files and bad mask contents when the item is read.
+    With ``on_error``, entries without image or mask are handed to it
+    (:class:`~dis_seg.data.errors.MissingFileError`) and left out instead.
     """
 
     def __init__(
@@ -51,6 +60,7 @@ class VOCSegmentation(Dataset):
         transform: Callable[[dict], dict] | None = None,
         class_names: Sequence[str] = VOC_CLASSES,
         mask_dir: str | None = None,
+        on_error: Callable[[DataError], None] | None = None,
     ) -> None:
         self.root = Path(root)
         self.split = split
@@ -63,7 +73,7 @@ class VOCSegmentation(Dataset):
             found = sorted(p.stem for p in list_file.parent.glob("*.txt"))
             raise DataError(f"{list_file}: split list not found; available splits: {found}")
         self.ids: list[str] = []
-        for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+        for number, line in enumerate(read_text(list_file).splitlines(), start=1):
             if not line.strip():
                 continue
             if len(line.split()) != 1:
@@ -73,12 +83,20 @@ class VOCSegmentation(Dataset):
             self.ids.append(line.strip())
         if not self.ids:
             raise DataError(f"{list_file}: split {split!r} lists no images")
-        self.images = [self.root / "JPEGImages" / f"{i}.jpg" for i in self.ids]
-        self.masks = [self.root / mask_dir / f"{i}.png" for i in self.ids]
-        for number, paths in enumerate(zip(self.images, self.masks, strict=True), start=1):
-            for path in paths:
-                if not path.is_file():
-                    raise DataError(f"{list_file}:{number}: {path} does not exist")
+        listed, self.ids = self.ids, []
+        self.images: list[Path] = []
+        self.masks: list[Path] = []
+        for number, image_id in enumerate(listed, start=1):
+            image = self.root / "JPEGImages" / f"{image_id}.jpg"
+            mask = self.root / mask_dir / f"{image_id}.png"
+            absent = [path for path in (image, mask) if not path.is_file()]
+            if absent:
+                message = f"{list_file}:{number}: {absent[0]} {absence(absent[0])}"
+                report(MissingFileError(message), on_error)
+                continue
+            self.ids.append(image_id)
+            self.images.append(image)
+            self.masks.append(mask)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -34,9 +34,11 @@ class ResNetBackbone(nn.Module):
             )
         if output_stride not in _DILATED_LAYERS:
             raise ValueError(f"model.output_stride: expected 8 or 16, got {output_stride!r}")
-        weights = "DEFAULT" if pretrained == "imagenet" else None
-        resnet = getattr(torchvision.models, name)(weights=weights)
-        if pretrained is not None and pretrained != "imagenet":
+        resnet = getattr(torchvision.models, name)(weights=None)
+        if pretrained == "imagenet":  # torchvision's own loading would unpickle arbitrary objects
+            weights = torchvision.models.get_model_weights(name).DEFAULT
+            resnet.load_state_dict(weights.get_state_dict(check_hash=True, weights_only=True))
+        elif pretrained is not None:
             load_state_dict_file(resnet, Path(pretrained), strict_keys=_classifier_keys(resnet))
         dilation = 1
         for layer_name in ("layer3", "layer4"):

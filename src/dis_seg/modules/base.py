@@ -101,6 +101,7 @@ class DISModule(pl.LightningModule):
                 on_epoch=True,
                 prog_bar=name == "loss",
                 batch_size=batch_size,
+                sync_dist=True,
             )
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> dict[str, torch.Tensor]:
@@ -120,7 +121,9 @@ class DISModule(pl.LightningModule):
         out = self.model(images)
         self.tag_map[split].update(out.v3.sigmoid()[:, 1:], tags[:, 1:].long())
         self.recon_error[split].update(reconstruction_loss(out.z3, images, reduction="none"))
-        self.log(f"{split}/tag_loss", tag_loss(out.v3, tags), batch_size=len(images))
+        self.log(
+            f"{split}/tag_loss", tag_loss(out.v3, tags), batch_size=len(images), sync_dist=True
+        )
         return {"u1": out.u1, "v1": out.v1}
 
     def _log_evaluation_epoch(self, split: str) -> None:

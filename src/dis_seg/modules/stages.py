@@ -157,7 +157,14 @@ class Stage3Module(DISModule):
             "pseudo/cleaned_tags_per_image": pseudo.tags[:, 1:].sum(1).mean(),
         }
         for name, value in stats.items():
-            self.log(name, value, on_step=False, on_epoch=True, batch_size=int(tag_only.sum()))
+            self.log(
+                name,
+                value,
+                on_step=False,
+                on_epoch=True,
+                batch_size=int(tag_only.sum()),
+                sync_dist=True,
+            )
         hidden = batch.get("has_hidden")
         if hidden is None or not hidden[tag_only].any():
             return
@@ -171,7 +178,8 @@ class Stage3Module(DISModule):
         self.noisy_tags.update(batch["tags"][tag_only][known], clean)
 
     def on_train_epoch_end(self) -> None:
-        if not self._saw_hidden_truth:
+        # every DDP rank computes (a collective) when any rank saw hidden truth
+        if not self.trainer.strategy.reduce_boolean_decision(self._saw_hidden_truth, all=False):
             return
         self._saw_hidden_truth = False
         self.log("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())

@@ -1,0 +1,117 @@
+"""Checks of the Hydra config before anything heavy runs; each error starts with the key to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.accelerators import CPUAccelerator
+from pytorch_lightning.strategies.launchers import (
+    _MultiProcessingLauncher,
+    _SubprocessScriptLauncher,
+)
+
+from dis_seg.models.backbone import RESNETS
+
+STAGES = (1, 2, 3)
+OPTIMIZERS = ("sgd", "adamw")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message starts with its key."""
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """The values ``python -m dis_seg.train`` needs, checked before data or network is built."""
+    stage = _value(cfg, "stage")
+    if isinstance(stage, bool) or stage not in STAGES:
+        raise ConfigError(f"stage: expected 1, 2 or 3, got {stage!r}")
+    for key in ("ttr", "tts"):
+        _check_count(cfg, key)
+    _check_positive(cfg, "inference.step_size")
+    _check_choice(cfg, "model.backbone", RESNETS)
+    _check_choice(cfg, "optimizer.name", OPTIMIZERS)
+    fraction = _value(cfg, "data.labelled_fraction")
+    if not _is_number(fraction) or not 0 < fraction <= 1:
+        raise ConfigError(f"data.labelled_fraction: expected a number in (0, 1], got {fraction!r}")
+    batch_size = _check_count(cfg, "data.batch_size", minimum=1)
+    labelled = _value(cfg, "data.labelled_per_batch")
+    if not _is_int(labelled) or not 1 <= labelled <= batch_size:
+        raise ConfigError(
+            f"data.labelled_per_batch: expected an integer in 1..{batch_size} "
+            f"(data.batch_size), got {labelled!r}"
+        )
+    _check_count(cfg, "checkpoints.every_n_steps")
+
+
+def check_evaluate_config(cfg: DictConfig) -> None:
+    """The values ``python -m dis_seg.evaluate`` needs, checked before the checkpoint is read."""
+    _check_count(cfg, "tts")
+    if _value(cfg, "inference.step_size") is not None:
+        _check_positive(cfg, "inference.step_size")
+    for t in _value(cfg, "schedule"):
+        if not _is_int(t) or t < 0:
+            raise ConfigError(f"schedule: expected integers ≥ 0, got {t!r}")
+
+
+def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
+    """Refuse trainer settings that cannot run dis-seg's entry points.
+
+    SyncBatchNorm runs on GPUs only; spawned processes keep the callback's results to
+    themselves; Lightning's DDP relaunches the command line, which under a local Hydra multirun
+    would start the whole sweep again.
+    """
+    if isinstance(trainer.accelerator, CPUAccelerator) and cfg.trainer.get("sync_batchnorm"):
+        raise ConfigError(
+            "trainer.sync_batchnorm: SyncBatchNorm runs on GPUs only; for DDP on CPUs add "
+            "trainer.sync_batchnorm=false"
+        )
+    launcher = trainer.strategy.launcher
+    if isinstance(launcher, _MultiProcessingLauncher):
+        raise ConfigError(
+            "trainer.strategy: spawned or forked processes (ddp_spawn, ddp_fork, ...) keep the "
+            "test metrics to themselves; use trainer=ddp"
+        )
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if isinstance(launcher, _SubprocessScriptLauncher) and multirun:
+        raise ConfigError(
+            "trainer.devices: DDP with several local devices cannot run inside a local multirun "
+            "(-m), as Lightning relaunches the command line; sweep with hydra/launcher=slurm "
+            "(one SLURM job per setting), or start each setting as its own run"
+        )
+
+
+def _value(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key, throw_on_missing=True)
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
+    value = _value(cfg, key)
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(f"{key}: expected an integer ≥ {minimum}, got {value!r}")
+    return value
+
+
+def _check_positive(cfg: DictConfig, key: str) -> None:
+    value = _value(cfg, key)
+    if not _is_number(value) or not value > 0:
+        raise ConfigError(f"{key}: expected a number > 0, got {value!r}")
+
+
+def _check_choice(cfg: DictConfig, key: str, choices: Sequence[str]) -> None:
+    value = _value(cfg, key)
+    if value not in choices:
+        raise ConfigError(f"{key}: unknown value {value!r}; expected one of {tuple(choices)}")

@@ -1,0 +1,156 @@
+"""``python -m dis_seg.pipeline [overrides]``: the three stages, then the summary table (``make
+train``), taking an interrupted pipeline up at the stage and step it reached.
+
+A stage whose folder holds ``metrics.json`` is done and skipped; the others run one after the
+other as ``python -m dis_seg.train stage=N ckpt_path=last [overrides]``, which resumes a stage
+from its ``last.ckpt`` when it has one. A stage folder that holds results of another config
+(other than ``ckpt_path`` and ``paths.output_root``), or results that a later stage would have
+to be rebuilt from the unfinished stage before it, stops the pipeline with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from dis_seg.summary import summary_table
+from dis_seg.train import CONFIG_DIR
+
+STAGES = (1, 2, 3)
+IGNORED_KEYS = ("ckpt_path", "paths.output_root")
+
+
+class PipelineError(RuntimeError):
+    """A run folder cannot be taken up; the message says what to do."""
+
+
+@dataclass
+class StageFolder:
+    """Where stage ``stage`` of this config writes, and what it holds."""
+
+    stage: int
+    folder: Path
+    config: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return (self.folder / "metrics.json").is_file()
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoints" / "last.ckpt"
+
+    @property
+    def started(self) -> bool:
+        return self.done or self.checkpoint.is_file()
+
+
+def stage_folders(overrides: list[str]) -> tuple[Path, list[StageFolder]]:
+    """The run folder of the config given by ``overrides``, and its three stages."""
+    folders = []
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        for stage in STAGES:
+            cfg = compose("train", [*overrides, f"stage={stage}"], return_hydra_config=True)
+            folder = Path(cfg.hydra.run.dir)
+            config = OmegaConf.to_container(cfg, resolve=False)
+            del config["hydra"]
+            folders.append(StageFolder(stage, folder, config))
+    return Path(cfg.run_dir), folders
+
+
+def differing_keys(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config containers."""
+    if isinstance(recorded, dict) and isinstance(wanted, dict):
+        keys = sorted(set(recorded) | set(wanted), key=str)
+        return [
+            key
+            for name in keys
+            for key in differing_keys(recorded.get(name), wanted.get(name), f"{prefix}{name}.")
+        ]
+    return [] if recorded == wanted else [prefix.rstrip(".")]
+
+
+def check_resumable(folders: list[StageFolder]) -> None:
+    """Raise :class:`PipelineError` unless every started stage folder can be taken up."""
+    for position, stage in enumerate(folders):
+        if not stage.started:
+            continue
+        recorded_file = stage.folder / ".hydra" / "config.yaml"
+        if not recorded_file.is_file():
+            raise PipelineError(
+                f"{stage.folder} holds stage-{stage.stage} results but no {recorded_file} to "
+                f"tell their config: remove {stage.folder} to train stage {stage.stage} again"
+            )
+        recorded = OmegaConf.to_container(OmegaConf.load(recorded_file), resolve=False)
+        differ = [
+            key
+            for key in differing_keys(recorded, stage.config)
+            if not key.startswith(IGNORED_KEYS)
+        ]
+        if differ:
+            raise PipelineError(
+                f"{stage.folder} holds a stage-{stage.stage} run of another config (keys "
+                f"{', '.join(differ[:8])} differ): choose another run_name=... for this config, "
+                f"or remove {stage.folder} to train stage {stage.stage} again"
+            )
+        unfinished = [earlier for earlier in folders[:position] if not earlier.done]
+        if unfinished:
+            raise PipelineError(
+                f"{stage.folder} holds stage-{stage.stage} results, but stage "
+                f"{unfinished[0].stage} before it is unfinished and will change: remove "
+                f"{stage.folder} to train stage {stage.stage} again after it"
+            )
+
+
+def run_stage(stage: StageFolder, overrides: list[str]) -> int:
+    """Train and test one stage in a child process; return its exit status.
+
+    SIGINT (Ctrl+C reaches the child too) is left to the child, SIGTERM is passed on to it, so
+    that it writes ``last.ckpt`` before it exits.
+    """
+    command = [sys.executable, "-m", "dis_seg.train", *overrides, f"stage={stage.stage}"]
+    child = subprocess.Popen([*command, "ckpt_path=last"])
+    handlers = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum)),
+    }
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
+    overrides = parser.parse_args(argv).overrides
+    run_dir, folders = stage_folders(overrides)
+    try:
+        check_resumable(folders)
+    except PipelineError as error:
+        sys.exit(f"dis_seg.pipeline: {error}")
+    for stage in folders:
+        if stage.done:
+            print(f"stage {stage.stage}: done ({stage.folder / 'metrics.json'}), skipped")
+            continue
+        if stage.checkpoint.is_file():
+            print(f"stage {stage.stage}: resuming from {stage.checkpoint}", flush=True)
+        else:
+            print(f"stage {stage.stage}: training into {stage.folder}", flush=True)
+        status = run_stage(stage, overrides)
+        if status:
+            sys.exit(status)
+    print(summary_table(run_dir))
+
+
+if __name__ == "__main__":
+    main()

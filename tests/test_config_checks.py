@@ -1,0 +1,120 @@
+"""Bad config values fail at start with a message that names the key."""
+
+import re
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from dis_seg.checkpoints import check_num_classes, read_checkpoint
+from dis_seg.config_checks import (
+    ConfigError,
+    check_evaluate_config,
+    check_train_config,
+    check_trainer,
+)
+from dis_seg.train import CONFIG_DIR
+from tests.training_runs import run_entry_point, tiny_overrides
+
+
+def config(name, *overrides, hydra=False):
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        return compose(name, list(overrides), return_hydra_config=hydra)
+
+
+@pytest.mark.parametrize("experiment", ["synthetic", "voc", "voc_idw"])
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_shipped_configs_pass_the_checks(experiment, stage):
+    check_train_config(config("train", f"experiment={experiment}", f"stage={stage}"))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("stage=4", "stage: expected 1, 2 or 3, got 4"),
+        ("stage=true", "stage: expected 1, 2 or 3, got True"),
+        ("ttr=-1", "ttr: expected an integer ≥ 0, got -1"),
+        ("tts=-2", "tts: expected an integer ≥ 0, got -2"),
+        ("ttr=1.5", "ttr: expected an integer ≥ 0, got 1.5"),
+        ("inference.step_size=0", "inference.step_size: expected a number > 0, got 0"),
+        ("inference.step_size=-0.5", "inference.step_size: expected a number > 0, got -0.5"),
+        ("inference.step_size=nan", "inference.step_size: expected a number > 0, got nan"),
+        ("model.backbone=resnet9", "model.backbone: unknown value 'resnet9'; expected one of"),
+        ("optimizer.name=adam", "optimizer.name: unknown value 'adam'"),
+        ("data.labelled_fraction=0", "data.labelled_fraction: expected a number in (0, 1]"),
+        ("data.labelled_fraction=1.01", "data.labelled_fraction: expected a number in (0, 1]"),
+        ("data.labelled_per_batch=17", "data.labelled_per_batch: expected an integer in 1..16"),
+        ("checkpoints.every_n_steps=-5", "checkpoints.every_n_steps: expected an integer ≥ 0"),
+    ],
+)
+def test_bad_train_value_fails_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_train_config(config("train", override))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("tts=-1", "tts: expected an integer ≥ 0, got -1"),
+        ("inference.step_size=0", "inference.step_size: expected a number > 0, got 0"),
+        ("schedule=[0,-1]", "schedule: expected integers ≥ 0, got -1"),
+    ],
+)
+def test_bad_evaluate_value_fails_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_evaluate_config(config("evaluate", "ckpt_path=x.ckpt", override))
+
+
+def test_train_refuses_a_bad_value_before_generating_data(tmp_path):
+    result = run_entry_point("dis_seg.train", *tiny_overrides(tmp_path), "ttr=-3", check=False)
+    assert result.returncode != 0
+    assert "ttr: expected an integer ≥ 0, got -3" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_checkpoint_of_other_num_classes_is_refused_naming_the_key(tmp_path):
+    path = tmp_path / "five.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"model": {"num_classes": 5}}}, path)
+    with pytest.raises(ConfigError, match="model.num_classes: .* trained with 5 classes but"):
+        check_num_classes(read_checkpoint(path, "missing"), path, 21)
+
+
+def test_unreadable_checkpoint_error_names_the_file(tmp_path):
+    path = tmp_path / "cut.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ValueError, match=r"cut\.ckpt is not a readable checkpoint"):
+        read_checkpoint(path, "missing")
+
+
+def test_sync_batchnorm_on_cpus_is_refused_naming_the_key():
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False)
+    cfg = OmegaConf.create({"trainer": {"sync_batchnorm": True}})
+    with pytest.raises(ConfigError, match="trainer.sync_batchnorm: SyncBatchNorm runs on GPUs"):
+        check_trainer(cfg, trainer)
+
+
+def test_spawned_ddp_is_refused():
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False)
+    with pytest.raises(ConfigError, match="trainer.strategy: spawned or forked"):
+        check_trainer(OmegaConf.create({"trainer": {}}), trainer)
+
+
+@pytest.fixture
+def multirun():
+    """Hydra's config as a job of a local multirun sees it."""
+    cfg = config("train", hydra=True)
+    cfg.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(cfg)
+    yield
+    HydraConfig.instance().cfg = None
+
+
+def test_ddp_that_relaunches_the_command_line_is_refused_in_a_local_multirun(multirun):
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
+    with pytest.raises(ConfigError, match="trainer.devices: DDP .* inside a local multirun"):
+        check_trainer(OmegaConf.create({"trainer": {}}), trainer)

@@ -1,0 +1,62 @@
+"""Lightning DDP on 2 CPU processes (gloo) computes the metrics of a single process."""
+
+import json
+
+import pytest
+
+from tests.test_evaluate import evaluation_overrides
+from tests.training_runs import run_entry_point, tiny_overrides
+
+DDP = [
+    "trainer=ddp",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    "trainer.sync_batchnorm=false",
+]
+
+
+@pytest.fixture(scope="module")
+def distributed(pipeline, tmp_path_factory) -> dict:
+    """Stage 1 and stage 3 (ttr = 3) trained with DDP, and each checkpoint evaluated by one
+    process with the tts of its training: {stage: (metrics.json of training, of evaluation)}."""
+    root, outputs = pipeline.parents[1], tmp_path_factory.mktemp("ddp")
+    overrides = [*tiny_overrides(root), f"paths.output_root={outputs}", "logger=none", *DDP]
+    run_entry_point("dis_seg.train", "stage=1", *overrides)
+    stage2 = pipeline / "stage2" / "checkpoints" / "last.ckpt"
+    # a step size that moves the labelmaps of the barely trained network
+    step_size = "inference.step_size=3000"
+    run_entry_point(
+        "dis_seg.train", "stage=3", *overrides, f"stages.s3.init_from={stage2}", step_size
+    )
+    runs = {stage: outputs / "synthetic" / f"stage{stage}" for stage in (1, 3)}
+    checkpoints = ",".join(str(run / "checkpoints" / "last.ckpt") for run in runs.values())
+    run_entry_point(
+        "dis_seg.evaluate",
+        "-m",
+        f"ckpt_path={checkpoints}",
+        *evaluation_overrides(root),
+        "tts=0,2",
+        step_size,
+        f"hydra.sweep.dir={outputs / 'eval'}",
+        "hydra.sweep.subdir=${hydra.job.num}",
+    )
+    evaluated = {}
+    for path in (outputs / "eval").glob("*/metrics.json"):
+        metrics = json.loads(path.read_text())
+        evaluated[metrics["ckpt_path"], metrics["tts"]] = metrics
+    pairs = {}
+    for stage, run in runs.items():
+        trained = json.loads((run / "metrics.json").read_text())
+        pairs[stage] = trained, evaluated[str(run / "checkpoints" / "last.ckpt"), trained["tts"]]
+    return pairs
+
+
+@pytest.mark.parametrize("stage", [1, 3])
+def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(distributed, stage):
+    # 3 test images on 2 ranks: Lightning's default sampler would evaluate one of them twice.
+    trained, evaluated = distributed[stage]
+    for key in [f"mIoU_t{t}" for t in range(trained["tts"] + 1)] + ["pixel_accuracy"]:
+        assert evaluated[key] == trained[key], key
+    assert evaluated["per_class_IoU"] == trained["per_class_IoU"]
+    for key in ("tag_mAP", "recon_error"):
+        assert evaluated[key] == pytest.approx(trained[key], rel=1e-5), key

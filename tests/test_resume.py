@@ -1,0 +1,176 @@
+"""Killed training resumes: SIGTERM/SIGINT write last.ckpt, SIGKILL loses at most the steps
+since the last periodic checkpoint, and the pipeline takes up a run at the stage it reached."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from dis_seg.checkpoint_io import AtomicCheckpointIO
+from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
+from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
+
+STAGE1 = "outputs/synthetic/stage1"
+
+
+def long_training(root):
+    """Stage 1 with 20 steps an epoch and last.ckpt every 2 steps, logging every step to
+    metrics.csv, without validation; resumed by ckpt_path=last."""
+    return [
+        *tiny_overrides(root),
+        "stage=1",
+        "logger=csv",
+        "+logger.csv.flush_logs_every_n_steps=1",
+        "trainer.log_every_n_steps=1",
+        "data.synthetic.num_labelled=40",
+        "trainer.limit_train_batches=null",
+        "trainer.limit_val_batches=0",
+        "checkpoints.every_n_steps=2",
+        "ckpt_path=last",
+    ]
+
+
+def logged_step(root) -> int:
+    """The highest training step in the metrics.csv of the runs so far (-1 before the first)."""
+    steps = []
+    for path in (root / STAGE1 / "csv").glob("version_*/metrics.csv"):
+        with path.open() as rows:
+            steps += [row.get("step") or "" for row in csv.DictReader(rows)]
+    return max((int(step) for step in steps if step.isdigit()), default=-1)
+
+
+def last_checkpoint(root) -> dict:
+    return torch.load(root / STAGE1 / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+@dataclass
+class Interruption:
+    """A run stopped by a signal: its exit status and log, the highest step it logged and
+    last.ckpt afterwards."""
+
+    status: int
+    log: str
+    reached: int
+    checkpoint: dict
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> dict[str, Interruption]:
+    """One stage-1 training stopped three times, each time resumed with ckpt_path=last: by
+    SIGKILL at step 5 (a fresh start: no last.ckpt yet), by SIGTERM 3 steps after its last
+    checkpoint, by SIGINT 2 steps after."""
+    root = tmp_path_factory.mktemp("interrupted")
+    runs: dict[str, Interruption] = {}
+    start = 0
+    for signum, steps in ((signal.SIGKILL, 5), (signal.SIGTERM, 3), (signal.SIGINT, 2)):
+        log = root / f"{signum.name}.log"
+        process = start_entry_point("dis_seg.train", *long_training(root), log=log)
+        deadline = time.monotonic() + 240
+        while logged_step(root) < start + steps:
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"no step {start + steps} in time"
+            time.sleep(0.2)
+        process.send_signal(signum)
+        status = process.wait(timeout=120)
+        checkpoint = last_checkpoint(root)
+        runs[signum.name] = Interruption(status, log.read_text(), logged_step(root), checkpoint)
+        start = checkpoint["global_step"]
+    return runs
+
+
+def test_sigkill_loses_at_most_the_steps_since_the_last_periodic_checkpoint(interrupted):
+    run = interrupted["SIGKILL"]
+    saved = run.checkpoint["global_step"]
+    assert run.status == -signal.SIGKILL
+    assert saved % 2 == 0 and run.reached - 2 <= saved <= run.reached + 1
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_sigterm_and_sigint_save_last_ckpt_at_the_step_reached_and_exit_143(interrupted, name):
+    run = interrupted[name]
+    saved = run.checkpoint["global_step"]
+    assert run.status == 128 + signal.SIGTERM
+    assert f"stopped by a signal at step {saved}: saved" in run.log
+    assert saved >= run.reached
+
+
+def test_ckpt_path_last_resumes_global_step_optimizer_and_lr_schedule(interrupted):
+    killed, stopped = (interrupted[name].checkpoint for name in ("SIGKILL", "SIGTERM"))
+    step = stopped["global_step"]
+    assert step > killed["global_step"] > 0
+    assert stopped["lr_schedulers"][0]["last_epoch"] == step
+    states = stopped["optimizer_states"][0]["state"].values()
+    assert {int(state["step"]) for state in states} == {step}  # AdamW counts from the start
+
+
+def link_checkpoints(source: str, target: str) -> None:
+    """Copy a file, but hard-link checkpoints (replaced, never rewritten in place)."""
+    if source.endswith(".ckpt"):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
+def test_pipeline_skips_finished_stages_and_resumes_the_unfinished_one(pipeline, tmp_path):
+    root, outputs = pipeline.parents[1], tmp_path / "outputs"
+    for stage in (1, 2, 3):
+        shutil.copytree(
+            pipeline / f"stage{stage}",
+            outputs / "synthetic" / f"stage{stage}",
+            copy_function=link_checkpoints,
+        )
+    (outputs / "synthetic" / "stage3" / "metrics.json").unlink()
+    result = run_entry_point(
+        "dis_seg.pipeline", "logger=csv", *tiny_overrides(root), f"paths.output_root={outputs}"
+    )
+    assert "stage 1: done" in result.stdout and "stage 2: done" in result.stdout
+    assert "stage 3: resuming from" in result.stdout
+    assert "| stage-3 test mIoU, tts=2 |" in result.stdout
+    resumed = json.loads((outputs / "synthetic" / "stage3" / "metrics.json").read_text())
+    assert resumed == json.loads((pipeline / "stage3" / "metrics.json").read_text())
+
+
+def fake_run(folder, config, metrics=True) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(config), folder / ".hydra" / "config.yaml")
+    if metrics:
+        (folder / "metrics.json").write_text("{}")
+
+
+def test_pipeline_refuses_a_run_folder_of_another_config(tmp_path):
+    _, folders = stage_folders([f"paths.output_root={tmp_path}"])
+    fake_run(folders[0].folder, {**folders[0].config, "ttr": 7})
+    with pytest.raises(PipelineError, match=r"a stage-1 run of another config \(keys ttr differ"):
+        check_resumable(folders)
+
+
+def test_pipeline_refuses_later_results_built_on_an_unfinished_stage(tmp_path):
+    _, folders = stage_folders([f"paths.output_root={tmp_path}"])
+    fake_run(folders[0].folder, folders[0].config, metrics=False)
+    fake_run(folders[1].folder, folders[1].config)
+    with pytest.raises(PipelineError, match="stage 1 before it is unfinished"):
+        check_resumable(folders)
+
+
+def test_interrupted_checkpoint_save_keeps_the_previous_file_and_leaves_no_partial(
+    tmp_path, monkeypatch
+):
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"global_step": 1}, path)
+
+    def killed_mid_write(checkpoint, file):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"global_step": 2}, path)
+    assert io.load_checkpoint(path) == {"global_step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
