@@ -35,7 +35,8 @@ def make_pseudo_labels(
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
 
-    Cleaned tags: sigmoid(v3) ≥ ``tag_threshold`` after the steps, background always on. With
+    Cleaned tags: sigmoid(v3) ≥ ``tag_threshold`` after the steps, background always on; with
+    ``ttr = 0`` nothing is refined and the given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
     argmax of the refined u3 upsampled to the image size H×W.
     """
@@ -51,7 +52,7 @@ def make_pseudo_labels(
         record_steps=(0,),
         return_features=False,
     )
-    cleaned = (result.v3.sigmoid() >= tag_threshold).to(tags.dtype)
+    cleaned = tags.clone() if ttr == 0 else (result.v3.sigmoid() >= tag_threshold).to(tags.dtype)
     cleaned[:, 0] = 1.0
     allowed = cleaned if suppress_absent else torch.ones_like(cleaned)
 

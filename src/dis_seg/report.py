@@ -1,0 +1,140 @@
+"""``python -m dis_seg.report DIR``: the ``ttr × tts`` mIoU table of a multirun folder.
+
+Collects every ``metrics.json`` under DIR (recursively). Rows are ``ttr``, columns the number
+of test-time steps t (the paper's layout). A stage-3 training job tested with ``tts = T``
+contributes every ``mIoU_t{t}`` it holds for t ≤ T, so one job fills a whole row. An evaluate
+job contributes under the ``ttr`` of its checkpoint when known (its own ``ttr`` key, or the
+``metrics.json`` of the training run that wrote the checkpoint), else under a row named after
+the checkpoint; stage-1/2 jobs get a row ``stage N``. A cell fed by several jobs shows their
+mean, with the standard deviation when they differ.
+
+Writes ``report.md`` and ``mIoU_vs_t.png`` (mIoU against t, one line per row) into DIR and
+prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+MIOU_KEY = re.compile(r"mIoU_t(\d+)")
+
+Row = int | str
+Cells = dict[Row, dict[int, list[float]]]
+
+
+def collect(directory: Path) -> Cells:
+    """mIoU values (fractions) by row (ttr, or a label) and test-time step t."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a folder")
+    paths = sorted(directory.rglob("metrics.json"))
+    if not paths:
+        raise FileNotFoundError(
+            f"{directory}: no metrics.json under it; expected the folder of a multirun "
+            "(python -m dis_seg.train -m ... / python -m dis_seg.evaluate -m ..., or make sweep)"
+        )
+    cells: Cells = defaultdict(lambda: defaultdict(list))
+    for path in paths:
+        metrics = json.loads(path.read_text())
+        if "stage" not in metrics and "ckpt_path" not in metrics:
+            raise ValueError(
+                f"{path}: not a metrics.json of dis_seg.train (no 'stage') "
+                "or dis_seg.evaluate (no 'ckpt_path')"
+            )
+        row, tts = row_of(metrics), metrics.get("tts")
+        for key, value in metrics.items():
+            match = MIOU_KEY.fullmatch(key)
+            if match and value is not None and (tts is None or int(match[1]) <= tts):
+                cells[row][int(match[1])].append(value)
+    return cells
+
+
+def row_of(metrics: dict) -> Row:
+    """The row of a job's metrics: its ttr, ``stage N`` for stages 1–2, or its checkpoint."""
+    if "stage" in metrics:
+        return metrics["ttr"] if metrics["stage"] == 3 else f"stage {metrics['stage']}"
+    if metrics.get("ttr") is not None:
+        return metrics["ttr"]
+    ckpt_path = Path(metrics["ckpt_path"])
+    training = ckpt_path.parent.parent / "metrics.json"
+    if training.is_file():
+        return row_of(json.loads(training.read_text()))
+    return f"ckpt {ckpt_path}"
+
+
+def sorted_rows(cells: Cells) -> list[Row]:
+    """ttr rows in increasing order, then the labelled rows by name."""
+    return sorted(cells, key=lambda row: (0, row, "") if isinstance(row, int) else (1, 0, row))
+
+
+def format_cell(values: list[float]) -> str:
+    """Mean mIoU in percent, ``± std`` when the jobs disagree; ``–`` when there is none."""
+    if not values:
+        return "–"
+    mean = 100 * statistics.fmean(values)
+    spread = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.1f} ± {spread:.1f}" if round(spread, 1) > 0 else f"{mean:.1f}"
+
+
+def markdown_table(cells: Cells) -> str:
+    """Rows ttr, columns tts, cells test mIoU in percent."""
+    steps = sorted({t for row in cells.values() for t in row})
+    lines = [
+        "| ttr \\ tts | " + " | ".join(str(t) for t in steps) + " |",
+        "|---|" + "---:|" * len(steps),
+    ]
+    for row in sorted_rows(cells):
+        values = [format_cell(cells[row].get(t, [])) for t in steps]
+        lines.append(f"| {row} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(cells: Cells, path: Path) -> None:
+    """Save mean mIoU (percent) against t, one line per row, as a PNG."""
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    for row in sorted_rows(cells):
+        steps = sorted(cells[row])
+        means = [100 * statistics.fmean(cells[row][t]) for t in steps]
+        axes.plot(steps, means, marker="o", label=f"ttr={row}" if isinstance(row, int) else row)
+    axes.set_xticks(sorted({t for row in cells.values() for t in row}))
+    axes.set_xlabel("test-time steps t")
+    axes.set_ylabel("test mIoU (%)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.savefig(path, dpi=120)
+
+
+def report(directory: Path) -> str:
+    """Write ``report.md`` and ``mIoU_vs_t.png`` into ``directory``; return the table."""
+    cells = collect(directory)
+    table = markdown_table(cells)
+    (directory / "report.md").write_text(
+        f"# Test mIoU (%) against training-time (ttr) and test-time (tts) steps\n\n"
+        f"From the metrics.json files under `{directory}`.\n\n{table}\n\n"
+        "![mIoU against t](mIoU_vs_t.png)\n"
+    )
+    plot_curves(cells, directory / "mIoU_vs_t.png")
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="a multirun folder (searched recursively)")
+    directory = parser.parse_args(argv).directory
+    try:
+        print(report(directory))
+    except FileNotFoundError as error:
+        parser.exit(1, f"error: {error}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+from types import SimpleNamespace
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from dis_seg.callbacks import IterativeInferenceCallback
+from dis_seg.checkpoints import load_module
+from dis_seg.data import DISDataModule
+from tests.numpy_metrics import numpy_miou
+
+TTS, SCHEDULE = 3, (0, 2, 10)
+
+
+class InferenceModeProbe(pl.Callback):
+    """Records whether each validation batch ends under ``torch.inference_mode``."""
+
+    def __init__(self):
+        self.enabled = []
+
+    def on_validation_batch_end(self, *args, **kwargs):
+        self.enabled.append(torch.is_inference_mode_enabled())
+
+
+@pytest.fixture(scope="module")
+def validated(pipeline):
+    """The stage-3 checkpoint validated by a default Trainer (inference_mode=True) with the
+    callback; backbone forward calls counted by a hook."""
+    module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
+    datamodule = DISDataModule(
+        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012", val_split="val"
+    )
+    backbone_calls = []
+    module.model.backbone.register_forward_hook(lambda *args: backbone_calls.append(1))
+    callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
+    probe = InferenceModeProbe()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        callbacks=[probe, callback],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.validate(module, datamodule=datamodule)
+    return SimpleNamespace(
+        trainer=trainer,
+        callback=callback,
+        module=module,
+        datamodule=datamodule,
+        backbone_calls=len(backbone_calls),
+        inference_mode=probe.enabled,
+    )
+
+
+def test_mIoU_at_t0_equals_the_plain_prediction_mIoU_from_numpy(validated):
+    model = validated.module.model
+    predictions, labelmaps = [], []
+    with torch.no_grad():
+        for batch in validated.datamodule.val_dataloader():
+            predictions += list(model(batch["image"]).logits.argmax(1).numpy())
+            labelmaps += list(batch["labelmap"].numpy())
+    expected = numpy_miou(predictions, labelmaps, model.num_classes)
+    assert validated.callback.results["val"]["mIoU_t0"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_curve_is_logged_for_every_scheduled_step_plus_tts(validated):
+    logged, results = validated.trainer.callback_metrics, validated.callback.results["val"]
+    assert validated.callback.steps == [0, 2, TTS]
+    for t in (0, 2, TTS):
+        assert f"val/mIoU_t{t}" in logged and f"val/recon_error_t{t}" in logged
+        assert 0 <= results[f"mIoU_t{t}"] <= 1
+    assert not any(f"mIoU_t{t}" in results for t in (1, 10))
+
+
+def test_steps_descend_under_lightning_default_inference_mode(validated):
+    assert validated.inference_mode and all(validated.inference_mode)
+    results = validated.callback.results["val"]
+    assert results[f"recon_error_t{TTS}"] < results["recon_error_t2"] < results["recon_error_t0"]
+
+
+def test_validation_runs_the_backbone_once_per_batch(validated):
+    assert validated.backbone_calls == len(validated.datamodule.val_dataloader()) > 0

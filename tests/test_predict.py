@@ -1,0 +1,115 @@
+import json
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dis_seg.checkpoints import load_module
+from dis_seg.data import VOC_CLASSES, DataError
+from dis_seg.data.images import read_rgb, voc_palette
+from dis_seg.data.samples import make_sample
+from dis_seg.data.transforms import eval_transform
+from dis_seg.predict import predict_folder, predict_image
+from tests.numpy_metrics import numpy_miou
+from tests.training_runs import run_entry_point
+
+TTS = 2  # the pipeline's stage-3 test tts
+
+
+@pytest.fixture(scope="module")
+def predicted(pipeline, tmp_path_factory):
+    """``python -m dis_seg.predict`` with overlays and tags on the pipeline's test images, an
+    odd-sized PNG (not a multiple of the output stride) and a text file."""
+    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    test_ids = (voc / "ImageSets" / "Segmentation" / "test.txt").read_text().split()
+    inputs, outputs = tmp_path_factory.mktemp("inputs"), tmp_path_factory.mktemp("predictions")
+    for image_id in test_ids:
+        shutil.copy(voc / "JPEGImages" / f"{image_id}.jpg", inputs)
+    Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
+    (inputs / "notes.txt").write_text("not an image")
+    result = run_entry_point(
+        "dis_seg.predict",
+        f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
+        f"input_dir={inputs}",
+        f"output_dir={outputs}",
+        f"tts={TTS}",
+        "overlays=true",
+        "tags_json=true",
+    )
+    log = result.stdout + result.stderr
+    return SimpleNamespace(voc=voc, test_ids=test_ids, inputs=inputs, outputs=outputs, log=log)
+
+
+def test_one_palette_png_per_image_at_its_original_size(predicted):
+    names = sorted(path.name for path in predicted.outputs.glob("*.png"))
+    assert names == sorted([f"{i}.png" for i in predicted.test_ids] + ["odd.png"])
+    for name in names:
+        source = next(predicted.inputs.glob(f"{name[:-4]}.*"))
+        labelmap = Image.open(predicted.outputs / name)
+        assert labelmap.mode == "P"
+        assert labelmap.size == Image.open(source).size
+    assert Image.open(predicted.outputs / "odd.png").size == (45, 27)
+
+
+def test_labelmaps_carry_the_voc_palette(predicted):
+    palette = Image.open(predicted.outputs / "odd.png").getpalette()
+    assert palette[: 3 * 256] == voc_palette().flatten().tolist()
+
+
+def test_labelmaps_reproduce_the_evaluated_test_mIoU_of_the_checkpoint(predicted, pipeline):
+    ids, masks = predicted.test_ids, predicted.voc / "SegmentationClass"
+    predictions = [np.asarray(Image.open(predicted.outputs / f"{i}.png")) for i in ids]
+    labelmaps = [np.asarray(Image.open(masks / f"{i}.png")) for i in ids]
+    evaluated = json.loads((pipeline / "stage3" / "metrics.json").read_text())
+    assert evaluated["tts"] == TTS
+    assert numpy_miou(predictions, labelmaps, 21) == pytest.approx(
+        evaluated[f"mIoU_t{TTS}"], abs=1e-9
+    )
+
+
+def test_non_image_file_is_skipped_with_a_warning(predicted):
+    assert "skipping" in predicted.log and "notes.txt: not an image" in predicted.log
+    assert not (predicted.outputs / "notes.png").exists()
+
+
+def test_tags_json_holds_refined_tag_scores_by_class_name_per_image(predicted):
+    tags = json.loads((predicted.outputs / "tags.json").read_text())
+    assert sorted(tags) == sorted([f"{i}.jpg" for i in predicted.test_ids] + ["odd.png"])
+    for scores in tags.values():
+        assert list(scores) == list(VOC_CLASSES)
+        assert all(0 < score < 1 for score in scores.values())
+
+
+def test_tag_scores_start_from_the_network_tags_and_move_with_the_steps(pipeline):
+    module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
+    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    image = read_rgb(next((voc / "JPEGImages").glob("test_*.jpg")))
+    sample = eval_transform()(make_sample("x", image, torch.zeros(module.num_classes)))
+    with torch.no_grad():
+        plain = module.model(sample["image"][None]).v3[0].sigmoid()
+    _, at_0 = predict_image(module.model, image, 0, 1.0)
+    _, at_tts = predict_image(module.model, image, TTS, 1.0)
+    torch.testing.assert_close(at_0, plain)
+    assert not torch.equal(at_tts, at_0)
+
+
+def test_overlays_are_rgb_images_at_the_original_size(predicted):
+    overlay = Image.open(predicted.outputs / "overlays" / "odd.png")
+    assert (overlay.mode, overlay.size) == ("RGB", (45, 27))
+
+
+def test_unreadable_image_is_an_error_naming_the_file(pipeline, tmp_path):
+    module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataError, match="broken.jpg"):
+        predict_folder(
+            module.model,
+            tmp_path,
+            tmp_path / "out",
+            tts=1,
+            step_size=1.0,
+            class_names=VOC_CLASSES,
+        )

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+from PIL import Image
+
+from dis_seg.report import main, report
+from tests.test_evaluate import evaluation_overrides
+from tests.training_runs import run_entry_point
+
+
+def write_job(path, **metrics):
+    path.mkdir(parents=True)
+    (path / "metrics.json").write_text(json.dumps(metrics))
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """Hand-written metrics.json files of a train multirun over ttr and an evaluate multirun
+    over tts, nested as Hydra writes them."""
+    train = tmp_path / "train"
+    write_job(train / "ttr0", stage=3, ttr=0, tts=2, mIoU_t0=0.10, mIoU_t1=0.11, mIoU_t2=0.12)
+    write_job(train / "ttr5", stage=3, ttr=5, tts=2, mIoU_t0=0.20, mIoU_t1=0.21, mIoU_t2=0.22)
+    write_job(train / "ttr5_seed1", stage=3, ttr=5, tts=2, mIoU_t0=0.30, mIoU_t2=0.32)
+    write_job(train / "stage1", stage=1, ttr=0, tts=0, mIoU_t0=0.05)
+    checkpoint = train / "ttr0" / "checkpoints" / "last.ckpt"
+    write_job(tmp_path / "eval" / "tts5", ckpt_path=str(checkpoint), tts=5, mIoU_t5=0.15)
+    write_job(tmp_path / "eval" / "other", ckpt_path="x/last.ckpt", tts=1, mIoU_t0=0.4)
+    return tmp_path
+
+
+def test_table_has_ttr_rows_and_tts_columns_filled_from_every_job(sweep):
+    assert report(sweep).splitlines() == [
+        "| ttr \\ tts | 0 | 1 | 2 | 5 |",
+        "|---|---:|---:|---:|---:|",
+        "| 0 | 10.0 | 11.0 | 12.0 | 15.0 |",
+        "| 5 | 25.0 ± 7.1 | 21.0 | 27.0 ± 7.1 | – |",
+        "| ckpt x/last.ckpt | 40.0 | – | – | – |",
+        "| stage 1 | 5.0 | – | – | – |",
+    ]
+
+
+def test_train_job_contributes_only_steps_up_to_its_tts(tmp_path):
+    write_job(tmp_path / "job", stage=3, ttr=2, tts=1, mIoU_t0=0.5, mIoU_t1=0.6, mIoU_t5=0.9)
+    assert report(tmp_path).splitlines()[0] == "| ttr \\ tts | 0 | 1 |"
+
+
+def test_report_md_and_png_plot_are_written_and_table_printed(sweep, capsys):
+    main([str(sweep)])
+    printed = capsys.readouterr().out
+    assert "| 5 | 25.0 ± 7.1 |" in printed
+    assert printed.strip() in (sweep / "report.md").read_text()
+    with Image.open(sweep / "mIoU_vs_t.png") as plot:
+        assert plot.format == "PNG" and plot.width > 100
+
+
+def test_folder_without_metrics_json_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty_job").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert f"{tmp_path}: no metrics.json under it" in capsys.readouterr().err
+
+
+def test_foreign_metrics_json_is_an_error_naming_it(tmp_path):
+    write_job(tmp_path / "other", accuracy=0.5)
+    with pytest.raises(ValueError, match=r"other/metrics.json: not a metrics.json of dis_seg"):
+        report(tmp_path)
+
+
+def test_evaluate_multirun_over_tts_writes_one_metrics_json_per_job_for_the_report(
+    pipeline, tmp_path
+):
+    checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
+    run_entry_point(
+        "dis_seg.evaluate",
+        "-m",
+        f"ckpt_path={checkpoint}",
+        "tts=0,1",
+        *(o for o in evaluation_overrides(pipeline.parents[1]) if not o.startswith("tts=")),
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    jobs = sorted(path.parent.name for path in tmp_path.rglob("metrics.json"))
+    assert jobs == ["tts0", "tts1"]
+    trained = json.loads((pipeline / "stage3" / "metrics.json").read_text())
+    assert report(tmp_path).splitlines()[2:] == [
+        f"| {trained['ttr']} | {100 * trained['mIoU_t0']:.1f} | {100 * trained['mIoU_t1']:.1f} |"
+    ]
