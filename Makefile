@@ -1,14 +1,14 @@
 VENV ?= .venv
 # Hydra overrides for the training targets, e.g. ARGS="ttr=10 trainer.max_epochs=5"
 ARGS ?=
-# The experiment's run folder (where `make train` reads the stages' metrics.json)
+# The experiment's run folder (where eval, sweep and predict find the stages' checkpoints)
 RUN_DIR ?= outputs/synthetic
 # The checkpoint `make eval` evaluates
 CKPT ?= $(RUN_DIR)/stage3/checkpoints/last.ckpt
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval
+.PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval sweep report predict
 
 install: $(STAMP)
 
@@ -29,8 +29,55 @@ train-stage1 train-stage2 train-stage3: train-stage%: install
 	$(PYTHON) -m dis_seg.train stage=$* $(ARGS)
 
 train: install
-	$(MAKE) --no-print-directory train-stage1 train-stage2 train-stage3
-	$(PYTHON) -m dis_seg.summary $(RUN_DIR)
+	$(PYTHON) -m dis_seg.pipeline $(ARGS)
 
 eval: install
 	$(PYTHON) -m dis_seg.evaluate ckpt_path=$(CKPT) $(ARGS)
+
+# Sweeps (docs/SWEEPS.md). `make sweep`: one stage-3 model per SWEEP_TTR, all from the stage-2
+# checkpoint of RUN_DIR and each tested with SWEEP_TMAX steps (which fills its whole row of the
+# table), then the model of ttr=SWEEP_TMAX (SWEEP_CKPT) evaluated at each SWEEP_TTS; then the
+# report. ARGS go to both entry points (data.*, paths.*, trainer.*), TRAIN_ARGS to train only.
+SWEEP_DIR ?= $(RUN_DIR)/sweep
+SWEEP_TTR ?= 0,10,30
+SWEEP_TTS ?= 0,10,30
+SWEEP_TMAX ?= 30
+SWEEP_CKPT ?= $(SWEEP_DIR)/train/stage3_ttr$(SWEEP_TMAX)_tts$(SWEEP_TMAX)_seed0/checkpoints/last.ckpt
+TRAIN_ARGS ?=
+STAGE2_CKPT = $(RUN_DIR)/stage2/checkpoints/last.ckpt
+# `make predict`: labelmaps of the images in INPUT_DIR, by CKPT with TTS steps, into PREDICT_DIR
+INPUT_DIR ?= data/synthetic/VOC2012/JPEGImages
+PREDICT_DIR ?= $(RUN_DIR)/predictions
+TTS ?= 30
+
+$(STAGE2_CKPT):
+	@echo "$@ does not exist: sweeps start from stage 2, run \`make train-stage1 train-stage2\` first" >&2
+	@exit 1
+
+sweep: install $(STAGE2_CKPT)
+	$(PYTHON) -m dis_seg.train -m stage=3 ttr=$(SWEEP_TTR) tts=$(SWEEP_TMAX) \
+		hydra.sweep.dir=$(SWEEP_DIR)/train $(ARGS) $(TRAIN_ARGS)
+	$(PYTHON) -m dis_seg.evaluate -m ckpt_path=$(SWEEP_CKPT) tts=$(SWEEP_TTS) \
+		hydra.sweep.dir=$(SWEEP_DIR)/eval $(ARGS)
+	$(MAKE) --no-print-directory report
+
+report: install
+	$(PYTHON) -m dis_seg.report $(SWEEP_DIR)
+
+predict: install
+	$(PYTHON) -m dis_seg.predict ckpt_path=$(CKPT) input_dir=$(INPUT_DIR) \
+		output_dir=$(PREDICT_DIR) tts=$(TTS) overlays=true tags_json=true $(ARGS)
+
+# Inspect a prepared data set without training (docs/DATA.md), e.g.
+# make check-data ARGS="data=voc_idw paths.voc_root=/data/VOC2012 paths.idw_root=/data/IDW"
+.PHONY: check-data
+check-data: install
+	$(PYTHON) -m dis_seg.data.check $(ARGS)
+
+# Benchmarks: DIS against torchvision's DeepLabV3 on this machine (CUDA when available) →
+# benchmarks/results/ and docs/BENCHMARKS.md; BENCH_ARGS="--quick" for one repetition of each.
+BENCH_ARGS ?=
+.PHONY: bench
+
+bench: install
+	$(PYTHON) benchmarks/bench.py $(BENCH_ARGS)

@@ -1,0 +1,209 @@
+"""``python -m dis_seg.data.check [overrides]``: inspect a prepared data set without training.
+
+Composes ``conf/train.yaml`` with the Hydra overrides given (``data=voc_idw
+paths.voc_root=/data/VOC2012``, ``experiment=voc_idw``, ...) and reads every sample of each
+split the ``data`` config names, through the data readers and their own checks:
+
+- ``train``, ``val``, ``test``: the VOC lists ``data.train_split``, ``val_split`` and
+  ``test_split`` under ``data.voc_root`` (a list named twice is read once);
+- ``idw``: the IDW tag-only images of ``data.idw_annotations`` under ``data.idw_root``;
+- ``idw_test``: the labelled IDW test split ``data.idw_test_annotations``, when set.
+
+Problems are collected, not stopped at: each image counts once, under the first problem found
+(``missing`` file, ``unreadable image``, ``bad mask``: unreadable, wrong size, a value outside
+``0..C-1`` and 255, RGB; ``unknown tag``; ``bad entry``: any other problem of a list line
+or record); a split that cannot be listed at all (missing folder or list, a malformed list,
+an image listed twice) counts under ``listing``. Prints a table of counts per split, then the
+problems, each naming its file. Exit status 0 when no problem was found, 1 when some were, 2
+for overrides that do not compose.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from dis_seg.data.errors import DataError, MissingFileError, UnknownTagError
+from dis_seg.data.idw import IDWTags
+from dis_seg.data.images import read_rgb
+from dis_seg.data.tags import VOC_CLASSES
+from dis_seg.data.voc import VOCSegmentation
+from dis_seg.train import CONFIG_DIR
+
+MISSING = "missing"
+UNREADABLE = "unreadable image"
+BAD_MASK = "bad mask"
+UNKNOWN_TAG = "unknown tag"
+BAD_ENTRY = "bad entry"
+LISTING = "listing"
+KINDS = (MISSING, UNREADABLE, BAD_MASK, UNKNOWN_TAG, BAD_ENTRY, LISTING)
+# Problems listed per split and kind; a problem repeated over a whole split shows its pattern
+# in the first few.
+SHOWN = 20
+OnError = Callable[[DataError], None]
+
+
+@dataclass
+class Split:
+    """A split to check: its name, what it reads, and how to open its reader with
+    ``open(on_error=...)``."""
+
+    name: str
+    source: str
+    open: Callable[..., Dataset]
+
+
+@dataclass
+class SplitReport:
+    """The images read without a problem, and the problems as (kind, error) pairs."""
+
+    name: str
+    source: str
+    ok: int = 0
+    problems: list[tuple[str, DataError]] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.problems if k == kind)
+
+
+def _voc(
+    root: str | None, split: str, class_names: Sequence[str], on_error: OnError
+) -> VOCSegmentation:
+    if root is None:
+        raise DataError("data.voc_root is not set: point it (or VOC_ROOT) at a VOC2012 folder")
+    return VOCSegmentation(root, split, class_names=class_names, on_error=on_error)
+
+
+def _idw(root: str | None, annotations: str, on_error: OnError, **kwargs) -> IDWTags:
+    if root is None:
+        raise DataError("data.idw_root is not set: point it (or IDW_ROOT) at an IDW folder")
+    return IDWTags(root, annotations, on_error=on_error, **kwargs)
+
+
+def configured_splits(data: DictConfig) -> list[Split]:
+    """The splits that the ``data`` config (the DISDataModule arguments) reads."""
+    class_names = tuple(data.class_names or VOC_CLASSES)
+    roles: dict[str, list[str]] = {}
+    for role in ("train", "val", "test"):
+        if data[f"{role}_split"]:
+            roles.setdefault(data[f"{role}_split"], []).append(role)
+    splits = [
+        Split(", ".join(names), f"VOC {split}", partial(_voc, data.voc_root, split, class_names))
+        for split, names in roles.items()
+    ]
+    idw = {"images": data.idw_images, "class_names": class_names}
+    if data.idw_root:
+        tag_only = partial(
+            _idw,
+            data.idw_root,
+            data.idw_annotations,
+            hidden_labelmaps=data.idw_hidden_labelmaps,
+            clean_tags=data.idw_clean_tags,
+            **idw,
+        )
+        splits.append(Split("idw", f"IDW {data.idw_annotations}", tag_only))
+    if data.idw_test_annotations:
+        test = partial(
+            _idw,
+            data.idw_root,
+            data.idw_test_annotations,
+            labelmaps=data.idw_test_labelmaps,
+            **idw,
+        )
+        splits.append(Split("idw_test", f"IDW {data.idw_test_annotations}", test))
+    return splits
+
+
+def _listed(error: DataError) -> tuple[str, DataError]:
+    """A problem found while listing a split, with its kind."""
+    if isinstance(error, MissingFileError):
+        return MISSING, error
+    return (UNKNOWN_TAG if isinstance(error, UnknownTagError) else BAD_ENTRY), error
+
+
+def _reading_kind(image: Path) -> str:
+    """A sample failed to read: its image is at fault, or else one of its masks."""
+    try:
+        read_rgb(image)
+    except DataError:
+        return UNREADABLE
+    return BAD_MASK
+
+
+def check_split(split: Split, progress: bool | None = None) -> SplitReport:
+    """Read every sample of ``split``; ``progress`` None shows a progress bar on a terminal."""
+    report = SplitReport(split.name, split.source)
+    listing: list[DataError] = []
+    try:
+        dataset = split.open(on_error=listing.append)
+    except DataError as error:
+        report.problems += [*map(_listed, listing), (LISTING, error)]
+        return report
+    report.problems += map(_listed, listing)
+    disable = None if progress is None else not progress
+    for index in tqdm(range(len(dataset)), desc=split.name, unit="image", disable=disable):
+        try:
+            dataset[index]
+        except DataError as error:
+            report.problems.append((_reading_kind(dataset.images[index]), error))
+        else:
+            report.ok += 1
+    return report
+
+
+def format_reports(reports: Sequence[SplitReport]) -> str:
+    """The table of counts per split, then the problems of each split by kind."""
+    header = ["split", "source", "images", "ok", *KINDS]
+    rows = [header]
+    for r in reports:
+        read = [str(r.ok + len(r.problems)), str(r.ok)] if not r.count(LISTING) else ["-", "-"]
+        rows.append([r.name, r.source, *read, *(str(r.count(k)) for k in KINDS)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    for r in reports:
+        if r.problems:
+            lines += ["", f"{r.name} ({r.source}): {len(r.problems)} problem(s)"]
+        for kind in KINDS:
+            errors = [str(error).replace("\n", "\n    ") for k, error in r.problems if k == kind]
+            lines += [f"  {kind}: {message}" for message in errors[:SHOWN]]
+            if len(errors) > SHOWN:
+                lines.append(f"  {kind}: ... and {len(errors) - SHOWN} more")
+    total = sum(len(r.problems) for r in reports)
+    lines += ["", f"{total} problem(s) found" if total else "no problems found"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check the splits of the composed config; the exit status (module docstring)."""
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    if {"-h", "--help"} & set(overrides):
+        print(__doc__)
+        return 0
+    try:
+        with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+            cfg = compose("train", overrides)
+        splits = configured_splits(cfg.data)
+    except (HydraException, OmegaConfBaseException) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"data.voc_root: {cfg.data.voc_root}\ndata.idw_root: {cfg.data.idw_root}")
+    reports = [check_split(split) for split in splits]
+    print(format_reports(reports))
+    return 1 if any(r.problems for r in reports) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
