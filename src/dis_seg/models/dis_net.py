@@ -73,6 +73,10 @@ class DISNet(nn.Module):
         fusion: subnet-3's fusion of v1 and avgpool(u1): ``"sum"`` or ``"concat"``.
         recon_input: subnet-2 reads ``"probs"`` (softmax of u3) or ``"logits"`` (u3 itself).
         recon_channels: hidden widths of subnet-2 (three convs for two widths).
+        channels_last: keep conv weights, and the images ``encode`` reads, in channels-last
+            memory format (faster convs on GPUs with tensor cores and on many CPUs).
+        compile_backbone: ``torch.compile`` the backbone in place (compiled on first use; the
+            state dict keeps its keys).
     """
 
     def __init__(
@@ -84,6 +88,8 @@ class DISNet(nn.Module):
         fusion: Literal["sum", "concat"] = "sum",
         recon_input: Literal["probs", "logits"] = "probs",
         recon_channels: tuple[int, ...] = (64, 64),
+        channels_last: bool = False,
+        compile_backbone: bool = False,
     ) -> None:
         super().__init__()
         if num_classes < 2:
@@ -100,6 +106,11 @@ class DISNet(nn.Module):
         self.reconstruction_head = reconstruction_subnet(num_classes, tuple(recon_channels))
         self.tag_fusion = TagFusion(channels, fusion)
         self.tag_head = nn.Linear(channels, num_classes)
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+        if compile_backbone:
+            self.backbone.compile()
 
     @property
     def feature_channels(self) -> int:
@@ -112,6 +123,8 @@ class DISNet(nn.Module):
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone features: images B×3×H×W → (u1 B×D×h×w, v1 B×D, the global average of u1)."""
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         u1 = self.backbone(images)
         return u1, u1.mean(dim=(2, 3))
 

@@ -1,0 +1,271 @@
+"""Times and peak memory of one benchmark group, in a process of its own; prints JSON.
+
+    python benchmarks/measure.py GROUP [--device cpu] [--threads 2] [--batch 8] [--reps 3]
+
+Groups (all at 321×321, 21 classes, random init):
+
+- ``dis-inference``: DIS-ResNet-101 encode, then iterative inference with ``tts`` ∈ {0, 1, 10,
+  30} steps (no tags, as at test time) by each method, then the labelmap (upsampled argmax);
+  one encode per repetition is shared by the cases.
+- ``deeplab-inference``: torchvision ``deeplabv3_resnet101``, forward and argmax.
+- ``train-stage1``, ``train-stage3-ttr0``, ``train-stage3-ttr30``: the stage module's
+  ``training_step`` on a synthetic half-labelled batch, backward and an SGD step.
+- ``train-deeplab``: ``deeplabv3_resnet101`` cross-entropy on a labelled batch, backward, SGD.
+- ``options``: DIS encode + fast iterative inference (tts 0 and 30) under ``--option``:
+  ``fp32``, ``cudnn_benchmark``, ``channels_last``, ``bf16``, ``channels_last+bf16`` or
+  ``compile``, and a stage-1 training step unless ``--no-train``.
+
+Each case runs once untimed (warm-up), then ``--reps`` times. Every run records its seconds
+(CUDA synchronised), its peak memory and the memory resident before it: on CUDA
+``max_memory_allocated`` and ``memory_allocated``; on a CPU the process's peak RSS (VmHWM, reset
+through ``/proc/self/clear_refs`` after ``malloc_trim`` hands freed memory back) and its RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import json
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from dis_seg.inference import iterative_inference
+from dis_seg.models import DISNet, upsample_logits
+from dis_seg.modules import Stage1Module, Stage3Module
+from dis_seg.optim import build_optimizer
+
+SIZE, CLASSES, STEP_SIZE = 321, 21, 1.0
+TTS = (0, 1, 10, 30)
+METHODS = ("fast", "autograd")
+OPTIONS = ("fp32", "cudnn_benchmark", "channels_last", "bf16", "channels_last+bf16", "compile")
+
+
+class Meter:
+    """Runs calls and records their seconds, peak and resident memory (bytes)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.libc = ctypes.CDLL("libc.so.6") if device.type == "cpu" else None
+
+    def _resident(self) -> int:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return torch.cuda.memory_allocated(self.device)
+        self.libc.malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")
+        return _proc_status_bytes("VmRSS")
+
+    def _peak(self) -> int:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            return torch.cuda.max_memory_allocated(self.device)
+        return _proc_status_bytes("VmHWM")
+
+    def run(self, function: Callable, *args) -> tuple[object, dict[str, float]]:
+        """``function(*args)`` and its measurement {seconds, peak, resident}."""
+        gc.collect()
+        resident = self._resident()
+        start = time.perf_counter()
+        result = function(*args)
+        peak = self._peak()
+        return result, {"seconds": time.perf_counter() - start, "peak": peak, "resident": resident}
+
+
+def _proc_status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+class Record:
+    """Measurements per case; only those of timed repetitions are kept."""
+
+    def __init__(self) -> None:
+        self.cases: dict[str, list[dict[str, float]]] = {}
+
+    def add(self, case: str, measurement: dict[str, float], timed: bool) -> None:
+        if timed:
+            self.cases.setdefault(case, []).append(measurement)
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def dis_net(device: torch.device, option: str = "fp32") -> DISNet:
+    model = DISNet(
+        "resnet101",
+        CLASSES,
+        channels_last="channels_last" in option,
+        compile_backbone=option == "compile",
+    )
+    return model.eval().to(device)
+
+
+def dis_labelmap(model: DISNet, u1, v1, images, steps: int, method: str) -> torch.Tensor:
+    """The labelmap after ``steps`` of iterative inference from (u1, v1), as at test time."""
+    result = iterative_inference(
+        model,
+        u1,
+        v1,
+        images,
+        steps=steps,
+        step_size=STEP_SIZE,
+        method=method,
+        return_features=False,
+    )
+    return upsample_logits(result.u3, images.shape[-2:]).argmax(dim=1)
+
+
+def dis_inference(args, device, meter, option="fp32", methods=METHODS, tts=TTS) -> Record:
+    """Cases ``encode`` and ``{method}/{tts}`` (the latter without the encode)."""
+    model = dis_net(device, option)
+    images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
+    record = Record()
+    bf16 = "bf16" in option
+    for repetition in range(args.reps + 1):
+        timed = repetition > 0
+        with torch.no_grad(), autocast(device, bf16):
+            (u1, v1), measured = meter.run(model.encode, images)
+            record.add("encode", measured, timed)
+            for method in methods:
+                for steps in tts if timed else (1,):
+                    _, measured = meter.run(dis_labelmap, model, u1, v1, images, steps, method)
+                    record.add(f"{method}/{steps}", measured, timed)
+        del u1, v1
+    return record
+
+
+def deeplab(device: torch.device) -> torch.nn.Module:
+    return torchvision.models.segmentation.deeplabv3_resnet101(
+        weights=None, weights_backbone=None, num_classes=CLASSES
+    ).to(device)
+
+
+def deeplab_inference(args, device, meter) -> Record:
+    model = deeplab(device).eval()
+    images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
+    record = Record()
+    for repetition in range(args.reps + 1):
+        with torch.no_grad():
+            _, measured = meter.run(lambda: model(images)["out"].argmax(dim=1))
+        record.add("forward", measured, repetition > 0)
+    return record
+
+
+def synthetic_batch(batch: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """A training batch in the format of ``dis_seg.data``: the first half labelled, the rest
+    tag-only with hidden truth."""
+    generator = torch.Generator().manual_seed(0)
+    labelled = torch.arange(batch) < (batch + 1) // 2
+    labelmap = torch.randint(CLASSES, (batch, SIZE, SIZE), generator=generator)
+    tags = (torch.rand(batch, CLASSES, generator=generator) < 0.15).float()
+    tags[:, 0] = 1
+    values = {
+        "image": torch.randn(batch, 3, SIZE, SIZE, generator=generator),
+        "labelmap": labelmap.masked_fill(~labelled[:, None, None], 255),
+        "hidden_labelmap": labelmap.masked_fill(labelled[:, None, None], 255),
+        "tags": tags,
+        "clean_tags": tags,
+        "has_labelmap": labelled,
+        "has_hidden": ~labelled,
+    }
+    return {name: value.to(device) for name, value in values.items()}
+
+
+def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
+    """Case ``step``: forward, loss, backward and SGD step of one training batch."""
+    batch = synthetic_batch(args.batch, device)
+    if case == "deeplab":
+        model = deeplab(device).train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+        labelled = batch["has_labelmap"][:, None, None]
+        target = torch.where(labelled, batch["labelmap"], batch["hidden_labelmap"])
+
+        def loss() -> torch.Tensor:
+            return F.cross_entropy(model(batch["image"])["out"], target, ignore_index=255)
+    else:
+        network = {
+            "backbone": "resnet101",
+            "num_classes": CLASSES,
+            "channels_last": "channels_last" in option,
+            "compile_backbone": option == "compile",
+        }
+        if case == "stage1":
+            module = Stage1Module(model=network)
+        else:
+            module = Stage3Module(model=network, ttr=int(case.removeprefix("stage3-ttr")))
+        module.to(device).train()
+        model = module.model
+        optimizer = build_optimizer(model.backbone, model.head_modules(), module.optimizer_config)
+
+        def loss() -> torch.Tensor:
+            return module.training_step(batch, 0)
+
+    def step() -> None:
+        with autocast(device, "bf16" in option):
+            value = loss()
+        value.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    record = Record()
+    for repetition in range(args.reps + 1):
+        _, measured = meter.run(step)
+        record.add("step", measured, repetition > 0)
+    return record
+
+
+def options(args, device, meter) -> Record:
+    """Cases ``encode``, ``fast/0``, ``fast/30`` and (unless ``--no-train``) ``train/step``."""
+    torch.backends.cudnn.benchmark = args.option == "cudnn_benchmark"
+    record = dis_inference(args, device, meter, args.option, methods=("fast",), tts=(0, 30))
+    if not args.no_train:
+        args.batch = args.train_batch
+        for case, runs in train_steps(args, device, meter, "stage1", args.option).cases.items():
+            record.cases[f"train/{case}"] = runs
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("group")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="intra-op threads (CPU)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--reps", type=int, default=3, help="timed repetitions after a warm-up")
+    parser.add_argument("--option", choices=OPTIONS, default="fp32")
+    parser.add_argument("--train-batch", type=int, default=2, help="options: training batch")
+    parser.add_argument("--no-train", action="store_true", help="options: inference only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*self.log.*")
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    meter = Meter(device)
+    if args.group == "dis-inference":
+        record = dis_inference(args, device, meter)
+    elif args.group == "deeplab-inference":
+        record = deeplab_inference(args, device, meter)
+    elif args.group.startswith("train-"):
+        record = train_steps(args, device, meter, args.group.removeprefix("train-"))
+    elif args.group == "options":
+        record = options(args, device, meter)
+    else:
+        parser.error(f"unknown group {args.group!r}")
+    print(json.dumps(record.cases))
+
+
+if __name__ == "__main__":
+    main()
