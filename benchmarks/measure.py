@@ -8,8 +8,8 @@ Groups (all at 321×321, 21 classes, random init):
   30} steps (no tags, as at test time) by each method, then the labelmap (upsampled argmax);
   one encode per repetition is shared by the cases.
 - ``deeplab-inference``: torchvision ``deeplabv3_resnet101``, forward and argmax.
-- ``train-stage1``, ``train-stage3-ttr0``, ``train-stage3-ttr30``: the stage module's
-  ``training_step`` on a synthetic half-labelled batch, backward and an SGD step.
+- ``train-stage1``, ``train-stage3``: the stage module's ``training_step`` on a synthetic
+  half-labelled batch, backward and an SGD step; stage 3 alternates ttr=0 and ttr=30.
 - ``train-deeplab``: ``deeplabv3_resnet101`` cross-entropy on a labelled batch, backward, SGD.
 - ``options``: DIS encode + fast iterative inference (tts 0 and 30) under ``--option``:
   ``fp32``, ``cudnn_benchmark``, ``channels_last``, ``bf16``, ``channels_last+bf16`` or
@@ -88,12 +88,12 @@ def _proc_status_bytes(field: str) -> int:
 
 
 class Record:
-    """Measurements per case; only those of timed repetitions are kept."""
+    """Measurements per case."""
 
     def __init__(self) -> None:
         self.cases: dict[str, list[dict[str, float]]] = {}
 
-    def add(self, case: str, measurement: dict[str, float], timed: bool) -> None:
+    def add(self, case: str, measurement: dict[str, float], timed: bool = True) -> None:
         if timed:
             self.cases.setdefault(case, []).append(measurement)
 
@@ -184,7 +184,8 @@ def synthetic_batch(batch: int, device: torch.device) -> dict[str, torch.Tensor]
 
 
 def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
-    """Case ``step``: forward, loss, backward and SGD step of one training batch."""
+    """Forward, loss, backward and SGD step of one training batch: case ``step``, or for
+    ``stage3`` the cases ``ttr0`` and ``ttr30``, alternating on one module."""
     batch = synthetic_batch(args.batch, device)
     if case == "deeplab":
         model = deeplab(device).train()
@@ -201,10 +202,7 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
             "channels_last": "channels_last" in option,
             "compile_backbone": option == "compile",
         }
-        if case == "stage1":
-            module = Stage1Module(model=network)
-        else:
-            module = Stage3Module(model=network, ttr=int(case.removeprefix("stage3-ttr")))
+        module = Stage1Module(model=network) if case == "stage1" else Stage3Module(model=network)
         module.to(device).train()
         model = module.model
         optimizer = build_optimizer(model.backbone, model.head_modules(), module.optimizer_config)
@@ -212,7 +210,9 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
         def loss() -> torch.Tensor:
             return module.training_step(batch, 0)
 
-    def step() -> None:
+    def step(ttr: int | None = None) -> None:
+        if ttr is not None:
+            module.ttr = ttr
         with autocast(device, "bf16" in option):
             value = loss()
         value.backward()
@@ -220,9 +220,10 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
         optimizer.zero_grad(set_to_none=True)
 
     record = Record()
-    for repetition in range(args.reps + 1):
-        _, measured = meter.run(step)
-        record.add("step", measured, repetition > 0)
+    step(1 if case == "stage3" else None)  # warm-up
+    for _ in range(args.reps):
+        for ttr in (0, 30) if case == "stage3" else (None,):
+            record.add("step" if ttr is None else f"ttr{ttr}", meter.run(step, ttr)[1])
     return record
 
 
