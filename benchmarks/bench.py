@@ -417,17 +417,19 @@ def training(s: Summary) -> str:
     rows = []
     stage1, deeplab = s.train("DIS stage 1"), s.train("deeplabv3_resnet101")
     for name in TRAIN_CASES:
-        seconds = s.train(name)
+        seconds, runs = s.train(name), [run["seconds"] for run in s.train_runs(name)]
         rows.append(
             [
                 name,
                 f"{seconds:.2f}",
+                f"{min(runs):.2f}–{max(runs):.2f}",
                 ratio(seconds / stage1),
                 ratio(seconds / deeplab),
                 mib(peak(s.train_runs(name))),
             ]
         )
-    return table(["training step", "s/step", "× stage 1", "× DeepLabV3", "peak MiB"], rows)
+    header = ["training step", "s/step", "range", "× stage 1", "× DeepLabV3", "peak MiB"]
+    return table(header, rows)
 
 
 def options(s: Summary) -> str:
@@ -491,7 +493,8 @@ def section(results: dict) -> str:
         f"Forward, loss, backward and SGD step; DIS batches half labelled, half tag-only "
         f"(stage 3 refines the {config['train_batch'] // 2} tag-only images with ttr steps "
         "with their tags), DeepLabV3 batches all labelled. Stage 3 alternates ttr=0 and ttr=30 "
-        "on one module.",
+        "on one module; the other steps run in processes of their own, where differences "
+        "within the range of the repetitions are noise.",
         "",
         training(s),
         "",
