@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import check_num_classes, read_checkpoint
 from dis_seg.config_checks import (
     ConfigError,
@@ -17,7 +18,6 @@ from dis_seg.config_checks import (
     check_train_config,
     check_trainer,
 )
-from dis_seg.train import CONFIG_DIR
 from tests.training_runs import run_entry_point, tiny_overrides
 
 

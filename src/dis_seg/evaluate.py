@@ -14,11 +14,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from dis_seg import CONFIG_DIR
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.checkpoints import inference_step_size, load_module
 from dis_seg.config_checks import check_evaluate_config, check_trainer
 from dis_seg.run import test_metrics, write_metrics
-from dis_seg.train import CONFIG_DIR
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -21,8 +21,8 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from dis_seg import CONFIG_DIR
 from dis_seg.summary import summary_table
-from dis_seg.train import CONFIG_DIR
 
 STAGES = (1, 2, 3)
 IGNORED_KEYS = ("ckpt_path", "paths.output_root")

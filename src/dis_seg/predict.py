@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 from PIL import Image
 from tqdm import tqdm
 
+from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import inference_step_size, load_module
 from dis_seg.data import VOC_CLASSES
 from dis_seg.data.collate import collate_samples
@@ -38,7 +39,6 @@ from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
 from dis_seg.inference import iterative_inference
 from dis_seg.models import DISNet, upsample_logits
-from dis_seg.train import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 

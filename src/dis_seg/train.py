@@ -21,11 +21,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import check_num_classes, load_previous_stage, read_checkpoint
 from dis_seg.config_checks import ConfigError, check_train_config, check_trainer
 from dis_seg.run import build_callbacks, build_loggers, finish_loggers, test_metrics, write_metrics
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 INTERRUPTED = 128 + signal.SIGTERM
 TRAINING_METRICS = "training_metrics.json"
 

@@ -38,7 +38,7 @@ from dis_seg.data.idw import IDWTags
 from dis_seg.data.images import read_rgb
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.voc import VOCSegmentation
-from dis_seg.train import CONFIG_DIR
+from dis_seg import CONFIG_DIR
 
 MISSING = "missing"
 UNREADABLE = "unreadable image"
