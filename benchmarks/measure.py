@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import iterative_inference
 from dis_seg.models import DISNet, upsample_logits
 from dis_seg.modules import Stage1Module, Stage3Module
@@ -163,30 +164,13 @@ def deeplab_inference(args, device, meter) -> Record:
     return record
 
 
-def synthetic_batch(batch: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """A training batch in the format of ``dis_seg.data``: the first half labelled, the rest
-    tag-only with hidden truth."""
-    generator = torch.Generator().manual_seed(0)
-    labelled = torch.arange(batch) < (batch + 1) // 2
-    labelmap = torch.randint(CLASSES, (batch, SIZE, SIZE), generator=generator)
-    tags = (torch.rand(batch, CLASSES, generator=generator) < 0.15).float()
-    tags[:, 0] = 1
-    values = {
-        "image": torch.randn(batch, 3, SIZE, SIZE, generator=generator),
-        "labelmap": labelmap.masked_fill(~labelled[:, None, None], 255),
-        "hidden_labelmap": labelmap.masked_fill(labelled[:, None, None], 255),
-        "tags": tags,
-        "clean_tags": tags,
-        "has_labelmap": labelled,
-        "has_hidden": ~labelled,
-    }
-    return {name: value.to(device) for name, value in values.items()}
-
-
 def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
     """Forward, loss, backward and SGD step of one training batch: case ``step``, or for
     ``stage3`` the cases ``ttr0`` and ``ttr30``, alternating on one module."""
-    batch = synthetic_batch(args.batch, device)
+    batch = {
+        name: value.to(device)
+        for name, value in random_training_batch(args.batch, SIZE, CLASSES).items()
+    }
     if case == "deeplab":
         model = deeplab(device).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)

@@ -14,6 +14,20 @@ def tiny_model() -> DISNet:
     return DISNet("resnet18", num_classes=5, output_stride=8)
 
 
+@pytest.fixture
+def diverging_features() -> tuple[DISNet, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(model, u1, v1, images): a random ResNet-18 net whose subnet-2 reads logits, and 3
+    images of 32×40 of which the second has a finite energy (~1e32) whose steps of size 1e4
+    overflow float32."""
+    torch.manual_seed(0)
+    model = DISNet("resnet18", num_classes=5, recon_input="logits")
+    images = torch.randn(3, 3, 32, 40)
+    with torch.no_grad():
+        u1, v1 = model.encode(images)
+    images[1] *= 1e17
+    return model, u1, v1, images
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
     """The three stages run one after the other on tiny data; returns the run folder."""

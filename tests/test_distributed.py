@@ -18,14 +18,15 @@ DDP = [
 @pytest.fixture(scope="module")
 def distributed(pipeline, tmp_path_factory) -> dict:
     """Stage 1 and stage 3 (ttr = 3) trained with DDP, and each checkpoint evaluated by one
-    process with the tts of its training: {stage: (metrics.json of training, of evaluation)}."""
+    process with the tts of its training: {stage: (metrics.json of training, of evaluation,
+    output of training)}."""
     root, outputs = pipeline.parents[1], tmp_path_factory.mktemp("ddp")
     overrides = [*tiny_overrides(root), f"paths.output_root={outputs}", "logger=none", *DDP]
-    run_entry_point("dis_seg.train", "stage=1", *overrides)
+    logs = {1: run_entry_point("dis_seg.train", "stage=1", *overrides)}
     stage2 = pipeline / "stage2" / "checkpoints" / "last.ckpt"
     # a step size that moves the labelmaps of the barely trained network
     step_size = "inference.step_size=3000"
-    run_entry_point(
+    logs[3] = run_entry_point(
         "dis_seg.train", "stage=3", *overrides, f"stages.s3.init_from={stage2}", step_size
     )
     runs = {stage: outputs / "synthetic" / f"stage{stage}" for stage in (1, 3)}
@@ -47,16 +48,24 @@ def distributed(pipeline, tmp_path_factory) -> dict:
     pairs = {}
     for stage, run in runs.items():
         trained = json.loads((run / "metrics.json").read_text())
-        pairs[stage] = trained, evaluated[str(run / "checkpoints" / "last.ckpt"), trained["tts"]]
+        evaluation = evaluated[str(run / "checkpoints" / "last.ckpt"), trained["tts"]]
+        pairs[stage] = trained, evaluation, logs[stage].stdout + logs[stage].stderr
     return pairs
 
 
 @pytest.mark.parametrize("stage", [1, 3])
 def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(distributed, stage):
     # 3 test images on 2 ranks: Lightning's default sampler would evaluate one of them twice.
-    trained, evaluated = distributed[stage]
+    trained, evaluated, _ = distributed[stage]
     for key in [f"mIoU_t{t}" for t in range(trained["tts"] + 1)] + ["pixel_accuracy"]:
         assert evaluated[key] == trained[key], key
     assert evaluated["per_class_IoU"] == trained["per_class_IoU"]
     for key in ("tag_mAP", "recon_error"):
         assert evaluated[key] == pytest.approx(trained[key], rel=1e-5), key
+
+
+@pytest.mark.parametrize("stage", [1, 3])
+def test_ddp_epoch_metrics_log_without_lightning_asking_for_sync_dist(distributed, stage):
+    *_, output = distributed[stage]
+    assert "val/mIoU_t0" in output or "test/mIoU_t0" in output
+    assert "sync_dist=True" not in output

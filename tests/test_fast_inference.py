@@ -165,13 +165,10 @@ def test_without_return_features_only_u1_is_left_out(method):
     assert all(torch.equal(getattr(lean, name), getattr(full, name)) for name in COMPARED[1:])
 
 
-def test_fast_non_finite_guard_stops_the_same_sample_at_the_same_step_as_autograd():
-    torch.manual_seed(0)
-    model = DISNet("resnet18", num_classes=5, recon_input="logits")
-    images = torch.randn(3, 3, 32, 40)
-    with torch.no_grad():
-        u1, v1 = model.encode(images)
-    images[1] *= 1e17  # finite energy (~1e32) whose steps overflow float32
+def test_fast_non_finite_guard_stops_the_same_sample_at_the_same_step_as_autograd(
+    diverging_features,
+):
+    model, u1, v1, images = diverging_features
     results = []
     for method in ("fast", "autograd"):
         with pytest.warns(RuntimeWarning, match="1 of 3 samples"):
@@ -179,6 +176,7 @@ def test_fast_non_finite_guard_stops_the_same_sample_at_the_same_step_as_autogra
                 iterative_inference(model, u1, v1, images, steps=6, step_size=1e4, method=method)
             )
     fast, reference = results
+    assert torch.equal(fast.stopped, reference.stopped)
     torch.testing.assert_close(fast.energy, reference.energy, rtol=1e-4, atol=0)
     frozen_from = [int((r.energy[:, 1] == r.energy[-1, 1]).nonzero()[0]) for r in results]
     assert frozen_from[0] == frozen_from[1] < 6

@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from dis_seg.inference import iterative_inference
-from dis_seg.models import DISNet
 
 
 @pytest.fixture
@@ -86,15 +85,11 @@ def test_record_steps_keeps_u3_after_each_requested_step(tiny_model, batch):
     assert not torch.equal(result.u3_at[0], result.u3_at[2])
 
 
-def test_non_finite_energy_stops_only_affected_samples_with_a_warning():
-    torch.manual_seed(0)
-    model = DISNet("resnet18", num_classes=5, recon_input="logits")
-    images = torch.randn(3, 3, 32, 40)
-    with torch.no_grad():
-        u1, v1 = model.encode(images)
-    images[1] *= 1e17  # finite energy (~1e32) whose steps overflow float32
+def test_non_finite_energy_stops_only_affected_samples_with_a_warning(diverging_features):
+    model, u1, v1, images = diverging_features
     with pytest.warns(RuntimeWarning, match="1 of 3 samples"):
         result = iterative_inference(model, u1, v1, images, steps=6, step_size=1e4)
+    assert result.stopped.tolist() == [False, True, False]
     assert torch.isfinite(result.energy).all() and torch.isfinite(result.u3).all()
     stopped_at = result.energy[:, 1]
     assert (stopped_at[-1] == stopped_at[-2]) and (stopped_at[1] > stopped_at[0])
@@ -102,3 +97,14 @@ def test_non_finite_energy_stops_only_affected_samples_with_a_warning():
         model, u1[[0, 2]], v1[[0, 2]], images[[0, 2]], steps=6, step_size=1e4
     )
     torch.testing.assert_close(result.u3[[0, 2]], others.u3)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_non_finite_energy_is_reported_in_stopped_without_a_warning_when_asked(
+    diverging_features,
+):
+    model, u1, v1, images = diverging_features
+    result = iterative_inference(
+        model, u1, v1, images, steps=6, step_size=1e4, warn_non_finite=False
+    )
+    assert result.stopped.tolist() == [False, True, False]

@@ -13,6 +13,7 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
+from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import iterative_inference
 from dis_seg.models import DISNet
 from dis_seg.modules import Stage3Module
@@ -111,33 +112,14 @@ def test_iterative_inference_steps_in_float32_under_bf16_autocast(tiny_model):
     assert relative_error(fast.energy, reference.energy) < 1e-2
 
 
-def synthetic_batches(count: int, batch: int = 4, size: int = 32, classes: int = 5) -> list:
-    """Mixed batches in the format of ``dis_seg.data``: half labelled, half tag-only."""
-    generator = torch.Generator().manual_seed(0)
-    labelled = torch.arange(batch) < batch // 2
-    batches = []
-    for _ in range(count):
-        labelmap = torch.randint(classes, (batch, size, size), generator=generator)
-        tags = (torch.rand(batch, classes, generator=generator) < 0.5).float()
-        tags[:, 0] = 1
-        batches.append(
-            {
-                "image": torch.randn(batch, 3, size, size, generator=generator),
-                "labelmap": labelmap.masked_fill(~labelled[:, None, None], 255),
-                "hidden_labelmap": labelmap.masked_fill(labelled[:, None, None], 255),
-                "tags": tags,
-                "clean_tags": tags,
-                "has_labelmap": labelled,
-                "has_hidden": ~labelled,
-            }
-        )
-    return batches
-
-
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
 def test_stage3_trains_with_bf16_mixed_precision():
     torch.manual_seed(0)
     module = Stage3Module(model=TINY, ttr=3, step_size=10.0)
+    generator = torch.Generator().manual_seed(0)
+    mixed_batches = [
+        random_training_batch(4, 32, 5, tag_rate=0.5, generator=generator) for _ in range(2)
+    ]
     trainer = pl.Trainer(
         accelerator="cpu",
         precision="bf16-mixed",
@@ -147,7 +129,7 @@ def test_stage3_trains_with_bf16_mixed_precision():
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(module, train_dataloaders=DataLoader(synthetic_batches(2), batch_size=None))
+    trainer.fit(module, train_dataloaders=DataLoader(mixed_batches, batch_size=None))
     assert trainer.global_step == 2
     losses = {name: float(value) for name, value in trainer.callback_metrics.items()}
     assert losses["train/pseudo_seg_loss"] > 0

@@ -1,6 +1,7 @@
 import csv
 import json
 
+import pytest
 import torch
 
 from dis_seg.models import DISNet
@@ -22,6 +23,7 @@ def test_metrics_json_holds_stage_steps_and_test_metrics_under_evaluate_names(pi
     assert {"pseudo/mIoU", "pseudo/mIoU_t0", "tags/cleaned_F1", "tags/noisy_F1"} <= set(
         metrics["training"]
     )
+    assert metrics["non_finite_samples"] == metrics["training"]["pseudo/non_finite_samples"] == 0
     stage1 = json.loads((pipeline / "stage1" / "metrics.json").read_text())
     assert (stage1["stage"], stage1["ttr"], stage1["tts"]) == (1, 0, 0)
 
@@ -123,3 +125,14 @@ def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags():
     for labelmap, tags in zip(pseudo.labelmap, pseudo.tags, strict=True):
         assert tags[0] == 1
         assert set(labelmap.unique().tolist()) <= set(tags.nonzero().flatten().tolist())
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_pseudo_labels_report_non_finite_refinement_in_stopped_without_a_warning(
+    diverging_features,
+):
+    model, u1, v1, images = diverging_features
+    pseudo = make_pseudo_labels(
+        model, u1, v1, images, torch.ones(3, 5), ttr=6, step_size=1e4, tag_threshold=0.5
+    )
+    assert pseudo.stopped.tolist() == [False, True, False]

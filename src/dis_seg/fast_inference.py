@@ -196,7 +196,7 @@ def fast_descent(
         return u3 + delta_u3, v3 + delta_v3, sum_g + g, sum_h + h
 
     state = (u3, v3, torch.zeros_like(u3), torch.zeros_like(v3))
-    (*_, sum_g, sum_h), last, energy, u3_at = descend(
+    (*_, sum_g, sum_h), last, energy, stopped, u3_at = descend(
         state, evaluate, advance, steps, step_size, record
     )
     return IterativeInferenceResult(
@@ -206,5 +206,6 @@ def fast_descent(
         v3=last.v3.detach(),
         z3=last.z3.detach(),
         energy=energy,
+        stopped=stopped,
         u3_at=u3_at,
     )

@@ -32,7 +32,9 @@ class IterativeInferenceResult:
     u1: B×D×h×w (``None`` when not asked for); v1: B×D; u3: B×C×h×w labelmap logits;
     v3: B×C tag logits; z3: B×3×h×w;
     energy: (steps+1)×B, each sample's energy before every step and after the last;
-    u3_at: step t → B×C×h×w labelmap logits after t steps, for the requested ``record_steps``.
+    stopped: B bool, the samples whose energy turned non-finite (they keep their last finite
+    iterate); u3_at: step t → B×C×h×w labelmap logits after t steps, for the requested
+    ``record_steps``.
     """
 
     u1: torch.Tensor | None
@@ -41,6 +43,7 @@ class IterativeInferenceResult:
     v3: torch.Tensor
     z3: torch.Tensor
     energy: torch.Tensor
+    stopped: torch.Tensor
     u3_at: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
@@ -94,6 +97,7 @@ def iterative_inference(
     record_steps: Iterable[int] = (),
     method: Method = "fast",
     return_features: bool = True,
+    warn_non_finite: bool = True,
 ) -> IterativeInferenceResult:
     """Take ``steps`` gradient steps on (u1, v1) of each sample's energy.
 
@@ -113,11 +117,12 @@ def iterative_inference(
         return_features: compute the refined u1; when false ``result.u1`` is ``None``, which
             saves ``"fast"`` a D-channel transposed conv (about half an autograd step). v1,
             u3, v3 and z3 are always returned.
+        warn_non_finite: warn when a sample's energy turns non-finite; callers that run many
+            batches pass false and warn once over all of them from ``result.stopped``.
 
     Works under ``torch.no_grad()`` and ``torch.inference_mode()``; the steps run in fp32 (fp64
     for a model with fp64 parameters) with autocast off. A sample whose energy turns non-finite
-    keeps its last finite iterate (and energy) from then on; a warning gives the number of such
-    samples.
+    keeps its last finite iterate (and energy) from then on.
     """
     # Imported here: dis_seg.fast_inference builds on this module.
     from dis_seg.fast_inference import fast_descent, supports_fast_inference
@@ -138,8 +143,22 @@ def iterative_inference(
         stack.enter_context(eval_mode(model))
         dtype = _step_dtype(model)
         u1, v1, images, tags = (_plain(t, dtype) for t in (u1, v1, images, tags))
-        return descent(
+        result = descent(
             model, u1, v1, images, tags, tag_weight, steps, step_size, record, return_features
+        )
+    if warn_non_finite:
+        warn_if_stopped(int(result.stopped.sum()), len(result.stopped), "iterative inference")
+    return result
+
+
+def warn_if_stopped(stopped: int, total: int, where: str) -> None:
+    """Warn that ``stopped`` of ``total`` samples met a non-finite energy in ``where``."""
+    if stopped:
+        warnings.warn(
+            f"{where}: the energy of {stopped} of {total} samples became non-finite; they keep "
+            "their last finite iterate (lower the step size)",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
 
@@ -166,13 +185,13 @@ def descend(
     steps: int,
     step_size: float,
     record: set[int],
-) -> tuple[State, Evaluation, torch.Tensor, dict[int, torch.Tensor]]:
+) -> tuple[State, Evaluation, torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
     """The descent loop with its non-finite guard, over any per-sample state.
 
     ``state`` holds B×… tensors; ``evaluate(state, with_grad)`` scores an iterate;
     ``advance(state, evaluation, scale)`` takes one step of size ``scale`` (B: the step size,
-    0 for stopped samples). Returns the final state, its evaluation, the energy (steps+1)×B
-    and the recorded u3.
+    0 for stopped samples). Returns the final state, its evaluation, the energy (steps+1)×B,
+    the stopped samples (B bool) and the recorded u3.
     """
     active = torch.ones(len(state[0]), dtype=torch.bool, device=state[0].device)
     energies: list[torch.Tensor] = []
@@ -193,15 +212,7 @@ def descend(
             break
         previous = state
         state = advance(state, evaluation, step_size * active.to(evaluation.energy.dtype))
-    stopped = int((~active).sum())
-    if stopped:
-        warnings.warn(
-            f"iterative inference: the energy of {stopped} of {len(active)} samples became "
-            "non-finite; they keep their last finite iterate (lower step_size)",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    return state, evaluation, torch.stack(energies), u3_at
+    return state, evaluation, torch.stack(energies), ~active, u3_at
 
 
 def _autograd_descent(
@@ -220,7 +231,9 @@ def _autograd_descent(
         u1, v1 = state
         return u1 - scale[:, None, None, None] * grad_u1, v1 - scale[:, None] * grad_v1
 
-    (u1, v1), last, energy, u3_at = descend((u1, v1), evaluate, advance, steps, step_size, record)
+    (u1, v1), last, energy, stopped, u3_at = descend(
+        (u1, v1), evaluate, advance, steps, step_size, record
+    )
     return IterativeInferenceResult(
         u1=u1.detach() if return_features else None,
         v1=v1.detach(),
@@ -228,6 +241,7 @@ def _autograd_descent(
         v3=last.v3.detach(),
         z3=last.z3.detach(),
         energy=energy,
+        stopped=stopped,
         u3_at=u3_at,
     )
 

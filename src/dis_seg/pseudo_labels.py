@@ -13,11 +13,13 @@ from dis_seg.models import DISNet, upsample_logits
 @dataclass
 class PseudoLabels:
     """labelmap: B×H×W class ids (detached); tags: B×C cleaned multi-hot tags;
-    initial_labelmap: B×H×W, the plain prediction before any step (same suppression)."""
+    initial_labelmap: B×H×W, the plain prediction before any step (same suppression);
+    stopped: B bool, the samples whose refinement stopped at a non-finite energy."""
 
     labelmap: torch.Tensor
     tags: torch.Tensor
     initial_labelmap: torch.Tensor
+    stopped: torch.Tensor
 
 
 def make_pseudo_labels(
@@ -38,7 +40,8 @@ def make_pseudo_labels(
     Cleaned tags: sigmoid(v3) ≥ ``tag_threshold`` after the steps, background always on; with
     ``ttr = 0`` nothing is refined and the given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
-    argmax of the refined u3 upsampled to the image size H×W.
+    argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
+    warned about here but returned in ``stopped``, for a count over the epoch.
     """
     result = iterative_inference(
         model,
@@ -51,6 +54,7 @@ def make_pseudo_labels(
         tag_weight=tag_weight,
         record_steps=(0,),
         return_features=False,
+        warn_non_finite=False,
     )
     cleaned = tags.clone() if ttr == 0 else (result.v3.sigmoid() >= tag_threshold).to(tags.dtype)
     cleaned[:, 0] = 1.0
@@ -65,4 +69,5 @@ def make_pseudo_labels(
         labelmap=labelmap_of(result.u3),
         tags=cleaned,
         initial_labelmap=labelmap_of(result.u3_at[0]),
+        stopped=result.stopped,
     )

@@ -8,9 +8,9 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric, SumMetric
 
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import iterative_inference, warn_if_stopped
 from dis_seg.metrics import SegmentationMetric
 from dis_seg.models import upsample_logits
 
@@ -29,9 +29,11 @@ class IterativeInferenceCallback(pl.Callback):
 
     Reuses the ``u1``/``v1`` that the module's step returns (no second backbone pass) and
     updates one confusion matrix per scheduled step t. Logs ``{split}/mIoU_t{t}`` and
-    ``{split}/recon_error_t{t}`` for every t, and at ``t = tts`` the per-class IoU
-    (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``; with a W&B logger also a line
-    plot of mIoU against t. Results of the last epoch are kept in ``results[split]``.
+    ``{split}/recon_error_t{t}`` for every t, at ``t = tts`` the per-class IoU
+    (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``, and ``{split}/non_finite_samples``
+    (samples whose energy turned non-finite: one warning per epoch gives their count); with a
+    W&B logger also a line plot of mIoU against t. Results of the last epoch are kept in
+    ``results[split]``.
     """
 
     def __init__(
@@ -87,8 +89,11 @@ class IterativeInferenceCallback(pl.Callback):
             record_steps=self.steps,
             method=self.method,
             return_features=False,
+            warn_non_finite=False,
         )
         metrics = self.metrics[split]
+        metrics.stopped.update(result.stopped.sum())
+        metrics.samples.update(len(images))
         for t in self.steps:
             prediction = upsample_logits(result.u3_at[t], labelmap.shape[-2:]).argmax(dim=1)
             metrics.segmentation[str(t)].update(prediction, labelmap)
@@ -106,12 +111,15 @@ class IterativeInferenceCallback(pl.Callback):
                 results["per_class_IoU"] = dict(
                     zip(pl_module.class_names, scores["per_class_IoU"].tolist(), strict=True)
                 )
+        stopped, samples = (int(metric.compute()) for metric in (metrics.stopped, metrics.samples))
+        results["non_finite_samples"] = stopped
+        warn_if_stopped(stopped, samples, f"{split} iterative inference")
         for name, value in results.items():
             if name == "per_class_IoU":
                 for class_name, iou in value.items():
-                    pl_module.log(f"{split}/IoU/{class_name}", iou)
+                    pl_module.log_synced(f"{split}/IoU/{class_name}", iou)
             else:
-                pl_module.log(f"{split}/{name}", value)
+                pl_module.log_synced(f"{split}/{name}", value)
         self.results[split] = results
         self._plot_curve(split, trainer, results)
 
@@ -134,7 +142,8 @@ class IterativeInferenceCallback(pl.Callback):
 
 
 class _CurveMetrics(torch.nn.Module):
-    """One confusion matrix and one mean reconstruction error per scheduled step t."""
+    """One confusion matrix and one mean reconstruction error per scheduled step t, and the
+    counts of samples and of samples stopped by a non-finite energy."""
 
     def __init__(self, num_classes: int, steps: list[int]) -> None:
         super().__init__()
@@ -142,7 +151,9 @@ class _CurveMetrics(torch.nn.Module):
             {str(t): SegmentationMetric(num_classes) for t in steps}
         )
         self.recon_error = torch.nn.ModuleDict({str(t): MeanMetric() for t in steps})
+        self.stopped, self.samples = SumMetric(), SumMetric()
 
     def reset(self) -> None:
-        for metric in (*self.segmentation.values(), *self.recon_error.values()):
-            metric.reset()
+        for metric in self.modules():
+            if isinstance(metric, Metric):
+                metric.reset()

@@ -104,6 +104,11 @@ class DISModule(pl.LightningModule):
                 sync_dist=True,
             )
 
+    def log_synced(self, name: str, value: float | torch.Tensor) -> None:
+        """Log an epoch value that every DDP rank already holds (a computed torchmetrics result):
+        the max over ranks leaves it exact, and Lightning does not ask for ``sync_dist``."""
+        self.log(name, value, sync_dist=True, reduce_fx="max")
+
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> dict[str, torch.Tensor]:
         return self._evaluation_step("val", batch)
 
@@ -127,7 +132,7 @@ class DISModule(pl.LightningModule):
         return {"u1": out.u1, "v1": out.v1}
 
     def _log_evaluation_epoch(self, split: str) -> None:
-        self.log(f"{split}/tag_mAP", self.tag_map[split].compute(), sync_dist=False)
-        self.log(f"{split}/recon_error", self.recon_error[split].compute(), sync_dist=False)
+        self.log_synced(f"{split}/tag_mAP", self.tag_map[split].compute())
+        self.log_synced(f"{split}/recon_error", self.recon_error[split].compute())
         self.tag_map[split].reset()
         self.recon_error[split].reset()

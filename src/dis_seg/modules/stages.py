@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torchmetrics import SumMetric
 
+from dis_seg.inference import warn_if_stopped
 from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.metrics import SegmentationMetric, TagAgreement
 from dis_seg.modules.base import DISModule
@@ -67,9 +69,10 @@ class Stage3Module(DISModule):
     the resulting pseudo labelmap and cleaned tags are its (detached) targets. Labelled images
     use their own labelmaps and tags; the reconstruction loss applies to all images.
 
-    Where tag-only images carry hidden truth (``has_hidden``), the epoch logs the pseudo-label
-    mIoU (after ``ttr`` steps and at t = 0) and the precision/recall/F1 of the cleaned and of the
-    noisy input tags against the clean tags.
+    Each epoch logs ``pseudo/non_finite_samples``, the tag-only images whose refinement met a
+    non-finite energy (one warning gives their count). Where tag-only images carry hidden truth
+    (``has_hidden``), it also logs the pseudo-label mIoU (after ``ttr`` steps and at t = 0) and
+    the precision/recall/F1 of the cleaned and of the noisy input tags against the clean tags.
 
     Args:
         ttr: iterative-inference steps for tag-only images (0: the plain prediction).
@@ -115,6 +118,7 @@ class Stage3Module(DISModule):
         self.initial_pseudo_iou = SegmentationMetric(self.num_classes)
         self.cleaned_tags = TagAgreement(self.num_classes)
         self.noisy_tags = TagAgreement(self.num_classes)
+        self.pseudo_stopped, self.pseudo_samples = SumMetric(), SumMetric()
         self._saw_hidden_truth = False
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
@@ -122,7 +126,7 @@ class Stage3Module(DISModule):
         out = self.model(images)
         tag_only = ~batch["has_labelmap"]
         target_tags = tags.clone()
-        pseudo_seg = out.u3.new_zeros(())
+        pseudo_seg, stopped = out.u3.new_zeros(()), tag_only.new_zeros((), dtype=torch.long)
         if tag_only.any():
             pseudo = make_pseudo_labels(
                 self.model,
@@ -138,7 +142,10 @@ class Stage3Module(DISModule):
             )
             target_tags[tag_only] = pseudo.tags
             pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
+            stopped = pseudo.stopped.sum()
             self._track_pseudo_labels(batch, tag_only, pseudo)
+        self.pseudo_samples.update(tag_only.sum())
+        self.pseudo_stopped.update(stopped)
         losses = {
             "seg_loss": segmentation_loss(out.u3[~tag_only], labelmap[~tag_only]),
             "pseudo_seg_loss": pseudo_seg,
@@ -178,15 +185,16 @@ class Stage3Module(DISModule):
         self.noisy_tags.update(batch["tags"][tag_only][known], clean)
 
     def on_train_epoch_end(self) -> None:
+        self._log_non_finite_pseudo_labels()
         # every DDP rank computes (a collective) when any rank saw hidden truth
         if not self.trainer.strategy.reduce_boolean_decision(self._saw_hidden_truth, all=False):
             return
         self._saw_hidden_truth = False
-        self.log("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())
-        self.log("pseudo/mIoU_t0", self.initial_pseudo_iou.compute()["mIoU"].float())
+        self.log_synced("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())
+        self.log_synced("pseudo/mIoU_t0", self.initial_pseudo_iou.compute()["mIoU"].float())
         for name, agreement in (("cleaned", self.cleaned_tags), ("noisy", self.noisy_tags)):
             for score, value in agreement.compute().items():
-                self.log(f"tags/{name}_{score}", value)
+                self.log_synced(f"tags/{name}_{score}", value)
         for metric in (
             self.pseudo_iou,
             self.initial_pseudo_iou,
@@ -194,3 +202,10 @@ class Stage3Module(DISModule):
             self.noisy_tags,
         ):
             metric.reset()
+
+    def _log_non_finite_pseudo_labels(self) -> None:
+        stopped, samples = (int(m.compute()) for m in (self.pseudo_stopped, self.pseudo_samples))
+        warn_if_stopped(stopped, samples, f"epoch {self.current_epoch} pseudo labels")
+        self.log_synced("pseudo/non_finite_samples", float(stopped))
+        self.pseudo_stopped.reset()
+        self.pseudo_samples.reset()
