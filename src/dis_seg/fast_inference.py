@@ -199,13 +199,11 @@ def fast_descent(
     (*_, sum_g, sum_h), last, energy, stopped, u3_at = descend(
         state, evaluate, advance, steps, step_size, record
     )
-    return IterativeInferenceResult(
-        u1=subnets.refined_u1(u1, sum_g, sum_h) if return_features else None,
-        v1=subnets.refined_v1(v1, sum_g, sum_h),
-        u3=last.u3.detach(),
-        v3=last.v3.detach(),
-        z3=last.z3.detach(),
-        energy=energy,
-        stopped=stopped,
-        u3_at=u3_at,
+    return IterativeInferenceResult.of_descent(
+        subnets.refined_u1(u1, sum_g, sum_h) if return_features else None,
+        subnets.refined_v1(v1, sum_g, sum_h),
+        last,
+        energy,
+        stopped,
+        u3_at,
     )

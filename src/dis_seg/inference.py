@@ -46,6 +46,28 @@ class IterativeInferenceResult:
     stopped: torch.Tensor
     u3_at: dict[int, torch.Tensor] = field(default_factory=dict)
 
+    @classmethod
+    def of_descent(
+        cls,
+        u1: torch.Tensor | None,
+        v1: torch.Tensor,
+        last: Evaluation,
+        energy: torch.Tensor,
+        stopped: torch.Tensor,
+        u3_at: dict[int, torch.Tensor],
+    ) -> IterativeInferenceResult:
+        """The result of a descent: the refined features and the last iterate, detached."""
+        return cls(
+            u1=None if u1 is None else u1.detach(),
+            v1=v1.detach(),
+            u3=last.u3.detach(),
+            v3=last.v3.detach(),
+            z3=last.z3.detach(),
+            energy=energy,
+            stopped=stopped,
+            u3_at=u3_at,
+        )
+
 
 @dataclass
 class Evaluation:
@@ -234,15 +256,8 @@ def _autograd_descent(
     (u1, v1), last, energy, stopped, u3_at = descend(
         (u1, v1), evaluate, advance, steps, step_size, record
     )
-    return IterativeInferenceResult(
-        u1=u1.detach() if return_features else None,
-        v1=v1.detach(),
-        u3=last.u3.detach(),
-        v3=last.v3.detach(),
-        z3=last.z3.detach(),
-        energy=energy,
-        stopped=stopped,
-        u3_at=u3_at,
+    return IterativeInferenceResult.of_descent(
+        u1 if return_features else None, v1, last, energy, stopped, u3_at
     )
 
 
