@@ -1,5 +1,6 @@
 """Killed training resumes: SIGTERM/SIGINT write last.ckpt, SIGKILL loses at most the steps
-since the last periodic checkpoint, and the pipeline takes up a run at the stage it reached."""
+since the last periodic checkpoint, training resumed from a checkpoint sees the batches of an
+uninterrupted run, and the pipeline takes up a run at the stage it reached."""
 
 import csv
 import json
@@ -10,9 +11,14 @@ import time
 from dataclasses import dataclass
 
 import pytest
+import pytorch_lightning as pl
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
+from dis_seg import CONFIG_DIR
 from dis_seg.checkpoint_io import AtomicCheckpointIO
 from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
 from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
@@ -108,6 +114,63 @@ def test_ckpt_path_last_resumes_global_step_optimizer_and_lr_schedule(interrupte
     assert stopped["lr_schedulers"][0]["last_epoch"] == step
     states = stopped["optimizer_states"][0]["state"].values()
     assert {int(state["step"]) for state in states} == {step}  # AdamW counts from the start
+
+
+class BatchIds(pl.Callback):
+    """Records the sample ids of every training batch."""
+
+    def __init__(self) -> None:
+        self.ids: list[list[str]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.ids.append(batch["id"])
+
+
+def fit_stage1(cfg, checkpoints, ckpt_path=None) -> list[list[str]]:
+    """Stage-1 training, its module and data module built from ``cfg`` as ``dis_seg.train``
+    builds them, for 3 epochs of 4 batches with a checkpoint every 2 steps into
+    ``checkpoints``; the ids of its batches."""
+    pl.seed_everything(cfg.seed, workers=True)
+    batch_ids = BatchIds()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        limit_val_batches=0,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[
+            batch_ids,
+            ModelCheckpoint(checkpoints, "{step}", every_n_train_steps=2, save_top_k=-1),
+        ],
+    )
+    trainer.fit(
+        instantiate(cfg.stage_config.module, _convert_="all"),
+        datamodule=instantiate(cfg.data, _convert_="all"),
+        ckpt_path=ckpt_path,
+    )
+    return batch_ids.ids
+
+
+@pytest.fixture(scope="module", params=[0, 2], ids=["no_workers", "two_workers"])
+def uninterrupted(request, tmp_path_factory):
+    """(config, checkpoint folder, batch ids) of a stage-1 training on 8 labelled images,
+    loading data in the main process or in 2 persistent workers."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    workers = [f"data.num_workers={request.param}", f"data.persistent_workers={request.param > 0}"]
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", [*tiny_overrides(root), *workers, "stage=1"])
+    return cfg, root / "checkpoints", fit_stage1(cfg, root / "checkpoints")
+
+
+@pytest.mark.parametrize("step", [6, 8], ids=["mid_epoch", "epoch_end"])
+def test_training_resumed_from_a_checkpoint_sees_the_batches_of_an_uninterrupted_run(
+    uninterrupted, step, tmp_path
+):
+    cfg, checkpoints, ids = uninterrupted
+    assert len(ids) == 12 and len({tuple(batch) for batch in ids}) == 12
+    resumed = fit_stage1(cfg, tmp_path, ckpt_path=checkpoints / f"step={step}.ckpt")
+    assert resumed == ids[step:]
 
 
 def link_checkpoints(source: str, target: str) -> None:

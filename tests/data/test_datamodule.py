@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,44 @@ def test_without_tag_only_data_batches_are_plain_labelled_batches(synthetic_root
     batches = list(module.train_dataloader())
     assert len(batches) == 3
     assert all(batch["has_labelmap"].all() for batch in batches)
+
+
+def training_ids(loader, epochs) -> list[list[str]]:
+    """The sample ids of each batch of ``epochs``, each started with ``set_epoch`` as Lightning
+    does."""
+    ids = []
+    for epoch in epochs:
+        loader.sampler.set_epoch(epoch)
+        ids += [batch["id"] for batch in loader]
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("path", "num_workers", "drawn"),
+    [("mixed", 0, 2), ("mixed", 0, 6), ("mixed", 2, 2), ("plain", 0, 2)],
+    ids=["mixed_mid_epoch", "mixed_epoch_end", "mixed_two_workers", "plain"],
+)
+def test_training_loader_restored_from_its_state_yields_the_ids_of_an_uninterrupted_one(
+    synthetic_root, path, num_workers, drawn
+):
+    options = {"num_workers": num_workers}
+    if path == "plain":
+        options.update(idw_root=None, batch_size=2)
+    uninterrupted = training_ids(datamodule(synthetic_root, **options).train_dataloader(), range(4))
+    loader = datamodule(synthetic_root, **options).train_dataloader()
+    seen = training_ids(loader, [0])
+    loader.sampler.set_epoch(1)
+    batches = iter(loader)
+    seen += [next(batches)["id"] for _ in range(drawn)]
+    checkpoint = io.BytesIO()
+    torch.save(loader.state_dict(), checkpoint)
+    checkpoint.seek(0)
+    restored = datamodule(synthetic_root, **options).train_dataloader()
+    restored.load_state_dict(torch.load(checkpoint, weights_only=True))
+    seen += [batch["id"] for batch in restored]  # the rest of the interrupted epoch
+    seen += training_ids(restored, [restored.sampler.epoch + 1])
+    assert len(seen) >= 18
+    assert seen == uninterrupted[: len(seen)]
 
 
 def test_training_needs_labelled_data(synthetic_root):

@@ -33,12 +33,12 @@ from omegaconf.errors import OmegaConfBaseException
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from dis_seg import CONFIG_DIR
 from dis_seg.data.errors import DataError, MissingFileError, UnknownTagError
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.images import read_rgb
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.voc import VOCSegmentation
-from dis_seg import CONFIG_DIR
 
 MISSING = "missing"
 UNREADABLE = "unreadable image"

@@ -3,7 +3,8 @@
 Training batches mix ``labelled_per_batch`` labelled samples (listed first) with
 ``batch_size - labelled_per_batch`` tag-only samples (see :mod:`dis_seg.data.mixing`); an
 epoch visits every labelled image once and the tag-only images cycle. Without tag-only data,
-or with ``labelled_per_batch == batch_size``, batches are plain shuffled labelled batches.
+or with ``labelled_per_batch == batch_size``, batches are plain shuffled labelled batches (the
+last one of an epoch completed from the start of its order).
 ``labelled_fraction`` < 1 keeps the labelmaps of that fraction of the labelled images (chosen
 by ``seed``) and serves the rest as tag-only samples with their labelmap-derived tags; their
 labelmaps stay available as ``hidden_labelmap``.
@@ -19,13 +20,29 @@ The test loaders are VOC ``test_split`` and, when ``idw_test_annotations`` is se
 labelled IDW test split, named in ``test_names`` (one loader, or a list of two). Without
 ``val_split`` there is no validation loader.
 
-Under DDP, Lightning shards the training batches across ranks; the evaluation loaders shard
-their split themselves so that each sample is evaluated exactly once (Lightning's default
-sampler would repeat samples to give every rank as many), and the metrics match one process.
+The training loader is a torchdata ``StatefulDataLoader``, whose state holds its sampler's
+position (the workers' prefetching included). :meth:`state_dict` returns that state, which
+Lightning stores in every checkpoint, and after :meth:`load_state_dict` the next
+:meth:`train_dataloader` starts there: a run resumed from a checkpoint, mid-epoch or at an
+epoch's end, draws the batches of an uninterrupted run. (Lightning's own restore of the loader
+state does not serve: it skips epoch-end checkpoints, and it only reaches a loader built after
+the checkpoint is loaded, while the LR schedule's ``trainer.estimated_stepping_batches`` builds
+it before.) With another ``num_workers`` than the checkpoint's, the module warns and the
+resumed epoch's order is not restored. Augmentation draws are not restored either (checkpoints
+do not hold their random generators): after a resume the same images get other crops, flips
+and colours.
+
+Under DDP, Lightning shards the training batches across ranks (:mod:`dis_seg.data.mixing`).
+The loader's position is then neither saved nor restored: a resumed epoch runs in the first
+epoch's order (after a mid-epoch checkpoint only its remaining number of batches), and the
+epochs after it are exact. The evaluation loaders shard their split themselves so that each
+sample is evaluated exactly once (Lightning's default sampler would repeat samples to give
+every rank as many), and the metrics match one process.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,6 +51,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from dis_seg.data.collate import collate_samples
 from dis_seg.data.errors import DataError
@@ -44,6 +62,12 @@ from dis_seg.data.synthetic import ensure_generated
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.transforms import eval_transform, train_transform
 from dis_seg.data.voc import VOCSegmentation
+
+log = logging.getLogger(__name__)
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def split_by_fraction(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -111,6 +135,7 @@ class DISDataModule(pl.LightningDataModule):
         self.tag_only_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_sets: list[Dataset] = []
+        self._train_loader_state: dict | None = None
 
     def prepare_data(self) -> None:
         if self.hparams.generate_if_missing:
@@ -180,35 +205,59 @@ class DISDataModule(pl.LightningDataModule):
             "persistent_workers": self.hparams.persistent_workers and workers > 0,
         }
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StatefulDataLoader:
+        """Mixed batches, or plain shuffled labelled batches: one :class:`MixedBatchSampler`
+        (without tag-only part for the latter) in a loader that checkpoints its position; the
+        first loader after :meth:`load_state_dict` starts at the restored position."""
         hp = self.hparams
-        if self.tag_only_set is None or hp.labelled_per_batch == hp.batch_size:
-            return DataLoader(
-                self.labelled_set,
-                batch_size=hp.batch_size,
-                shuffle=True,
-                drop_last=len(self.labelled_set) >= hp.batch_size,
-                generator=torch.Generator().manual_seed(hp.seed),
-                **self._loader_kwargs(),
-            )
+        mixed = self.tag_only_set is not None and hp.labelled_per_batch < hp.batch_size
+        labelled_per_batch = hp.labelled_per_batch if mixed else hp.batch_size
         sampler = MixedBatchSampler(
             len(self.labelled_set),
-            len(self.tag_only_set),
-            hp.labelled_per_batch,
-            hp.batch_size - hp.labelled_per_batch,
+            len(self.tag_only_set) if mixed else 0,
+            labelled_per_batch,
+            hp.batch_size - labelled_per_batch,
             seed=hp.seed,
         )
-        return DataLoader(
+        loader = StatefulDataLoader(
             MixedDataset(self.labelled_set, self.tag_only_set),
             sampler=sampler,
             batch_size=None,
             **self._loader_kwargs(),
         )
+        state, self._train_loader_state = self._train_loader_state, None
+        if state is not None and not _distributed():
+            self._restore(loader, state)
+        return loader
+
+    @staticmethod
+    def _restore(loader: StatefulDataLoader, state: dict) -> None:
+        """Load ``state`` (:meth:`state_dict`) into ``loader`` if it has as many workers."""
+        if state["num_workers"] == loader.num_workers:
+            loader.load_state_dict(state["train_loader"])
+            return
+        log.warning(
+            "the checkpoint's data order was saved with data.num_workers=%d, not %d: "
+            "the resumed epoch's order is not restored",
+            state["num_workers"],
+            loader.num_workers,
+        )
+
+    def state_dict(self) -> dict:
+        """``{"train_loader": state, "num_workers": n}``: the position of the training loader
+        that Lightning iterates, when it draws from this module's sampler (not under DDP)."""
+        loader = self.trainer.train_dataloader if self.trainer is not None else None
+        if isinstance(loader, StatefulDataLoader) and isinstance(loader.sampler, MixedBatchSampler):
+            return {"train_loader": loader.state_dict(), "num_workers": loader.num_workers}
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._train_loader_state = state_dict or None
 
     def _eval_loader(self, dataset: Dataset) -> DataLoader:
         """In order; across DDP ranks, every sample exactly once (no padding repeats)."""
         sampler = None
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if _distributed():
             world_size = torch.distributed.get_world_size()
             if len(dataset) < world_size:
                 raise DataError(
