@@ -3,8 +3,8 @@
 Writes ``metrics.json`` (stage, ttr, tts, the test metrics and, for stage 3, the pseudo-label
 and tag-cleaning statistics of the last epoch) in the run's output folder. ``ckpt_path=last``
 resumes the stage from its ``last.ckpt`` (global step, optimizer and LR scheduler state, the
-position in the training batches) when there is one. SIGTERM or SIGINT stops training at the next batch boundary, writes ``last.ckpt``
-and exits with status 143.
+position in the training batches) when there is one. SIGTERM or SIGINT stops training at the
+next batch boundary, writes ``last.ckpt`` and exits with status 143.
 """
 
 from __future__ import annotations
