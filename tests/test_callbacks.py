@@ -8,6 +8,7 @@ from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.checkpoints import load_module
 from dis_seg.data import DISDataModule
 from tests.numpy_metrics import numpy_miou
+from tests.trainers import quiet_trainer
 
 TTS, SCHEDULE = 3, (0, 2, 10)
 
@@ -34,13 +35,7 @@ def validated(pipeline):
     module.model.backbone.register_forward_hook(lambda *args: backbone_calls.append(1))
     callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
     probe = InferenceModeProbe()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        callbacks=[probe, callback],
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(callbacks=[probe, callback])
     trainer.validate(module, datamodule=datamodule)
     return SimpleNamespace(
         trainer=trainer,

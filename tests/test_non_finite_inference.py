@@ -4,12 +4,12 @@ import math
 import warnings
 
 import pytest
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.modules import DISModule
+from tests.trainers import quiet_trainer
 
 
 def validate(batches: list[torch.Tensor], step_size: float) -> dict:
@@ -27,13 +27,7 @@ def validate(batches: list[torch.Tensor], step_size: float) -> dict:
         for images in batches
     ]
     callback = IterativeInferenceCallback(tts=6, step_size=step_size, schedule=[0, 1, 6])
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        callbacks=[callback],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(callbacks=[callback])
     trainer.validate(module, DataLoader(data, batch_size=None), verbose=False)
     return callback.results["val"]
 

@@ -21,6 +21,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from dis_seg import CONFIG_DIR
 from dis_seg.checkpoint_io import AtomicCheckpointIO
 from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
+from tests.trainers import quiet_trainer
 from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
 
 STAGE1 = "outputs/synthetic/stage1"
@@ -132,17 +133,14 @@ def fit_stage1(cfg, checkpoints, ckpt_path=None) -> list[list[str]]:
     ``checkpoints``; the ids of its batches."""
     pl.seed_everything(cfg.seed, workers=True)
     batch_ids = BatchIds()
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=3,
         limit_val_batches=0,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         callbacks=[
             batch_ids,
             ModelCheckpoint(checkpoints, "{step}", every_n_train_steps=2, save_top_k=-1),
         ],
+        enable_checkpointing=True,
     )
     trainer.fit(
         instantiate(cfg.stage_config.module, _convert_="all"),

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
@@ -18,6 +17,7 @@ from dis_seg.inference import iterative_inference
 from dis_seg.models import DISNet
 from dis_seg.modules import Stage3Module
 from tests.test_fast_inference import TAGS, assert_fast_matches_autograd, both_methods
+from tests.trainers import quiet_trainer
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TINY = {"backbone": "resnet18", "num_classes": 5}
@@ -120,15 +120,7 @@ def test_stage3_trains_with_bf16_mixed_precision():
     mixed_batches = [
         random_training_batch(4, 32, 5, tag_rate=0.5, generator=generator) for _ in range(2)
     ]
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        precision="bf16-mixed",
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(precision="bf16-mixed", max_steps=2)
     trainer.fit(module, train_dataloaders=DataLoader(mixed_batches, batch_size=None))
     assert trainer.global_step == 2
     losses = {name: float(value) for name, value in trainer.callback_metrics.items()}

@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from dis_seg.data import VOC_CLASSES, DataError, DISDataModule
+from tests.trainers import quiet_trainer
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -223,14 +224,7 @@ def test_lightning_fit_gets_mixed_batches_from_the_datamodule(synthetic_root):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     model = CountingModule()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_epochs=2)
     trainer.fit(model, datamodule=datamodule(synthetic_root, labelled_per_batch=3))
     assert model.labelled_counts == [3] * 8  # 2 epochs of 12 / 3 batches
 

@@ -101,26 +101,24 @@ def configured_splits(data: DictConfig) -> list[Split]:
         Split(", ".join(names), f"VOC {split}", partial(_voc, data.voc_root, split, class_names))
         for split, names in roles.items()
     ]
-    idw = {"images": data.idw_images, "class_names": class_names}
+
+    def idw_split(name: str, annotations: str, **files: str | None) -> Split:
+        reader = partial(
+            _idw,
+            data.idw_root,
+            annotations,
+            images=data.idw_images,
+            class_names=class_names,
+            **files,
+        )
+        return Split(name, f"IDW {annotations}", reader)
+
     if data.idw_root:
-        tag_only = partial(
-            _idw,
-            data.idw_root,
-            data.idw_annotations,
-            hidden_labelmaps=data.idw_hidden_labelmaps,
-            clean_tags=data.idw_clean_tags,
-            **idw,
-        )
-        splits.append(Split("idw", f"IDW {data.idw_annotations}", tag_only))
+        hidden = {"hidden_labelmaps": data.idw_hidden_labelmaps, "clean_tags": data.idw_clean_tags}
+        splits.append(idw_split("idw", data.idw_annotations, **hidden))
     if data.idw_test_annotations:
-        test = partial(
-            _idw,
-            data.idw_root,
-            data.idw_test_annotations,
-            labelmaps=data.idw_test_labelmaps,
-            **idw,
-        )
-        splits.append(Split("idw_test", f"IDW {data.idw_test_annotations}", test))
+        labelmaps = data.idw_test_labelmaps
+        splits.append(idw_split("idw_test", data.idw_test_annotations, labelmaps=labelmaps))
     return splits
 
 
