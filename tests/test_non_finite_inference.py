@@ -8,7 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
-from dis_seg.modules import DISModule
+from dis_seg.data.random_batch import random_training_batch
+from dis_seg.modules import DISModule, Stage3Module
 from tests.trainers import quiet_trainer
 
 
@@ -64,3 +65,22 @@ def test_diverging_samples_keep_their_last_finite_iterate_in_the_mIoU_curve():
     for t in (1, 6):
         assert results[f"mIoU_t{t}"] == results["mIoU_t0"]
         assert results[f"recon_error_t{t}"] == results["recon_error_t0"]
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
+def test_stage3_warns_once_an_epoch_with_the_count_of_diverging_pseudo_labels():
+    torch.manual_seed(0)
+    model = {"backbone": "resnet18", "num_classes": 5, "recon_input": "logits"}
+    module = Stage3Module(model=model, ttr=2, step_size=1e30)  # every energy overflows
+    generator = torch.Generator().manual_seed(0)
+    batches = [random_training_batch(4, 32, 5, generator=generator) for _ in range(2)]
+    trainer = quiet_trainer(max_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+    messages = [str(w.message) for w in caught if "non-finite" in str(w.message)]
+    assert messages == [
+        "epoch 0 pseudo labels: the energy of 4 of 4 samples became non-finite; they keep "
+        "their last finite iterate (lower the step size)"
+    ]
+    assert trainer.callback_metrics["pseudo/non_finite_samples"] == 4
