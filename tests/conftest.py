@@ -7,6 +7,16 @@ from dis_seg.models import DISNet
 from tests.training_runs import run_entry_point, tiny_overrides
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (make gpu-check runs it on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def tiny_model() -> DISNet:
     """A random-init ResNet-18 DIS network with 5 classes (D = 512)."""

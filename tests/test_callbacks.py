@@ -75,3 +75,19 @@ def test_steps_descend_under_lightning_default_inference_mode(validated):
 
 def test_validation_runs_the_backbone_once_per_batch(validated):
     assert validated.backbone_calls == len(validated.datamodule.val_dataloader()) > 0
+
+
+def test_validation_in_batches_gives_the_metrics_of_one_image_at_a_time(validated, pipeline):
+    datamodule = DISDataModule(
+        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012",
+        val_split="val",
+        eval_batch_size=3,
+    )
+    callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
+    quiet_trainer(callbacks=[callback]).validate(validated.module, datamodule=datamodule)
+    batched, alone = callback.results["val"], validated.callback.results["val"]
+    assert len(next(iter(datamodule.val_dataloader()))["image"]) == 3
+    assert batched.keys() == alone.keys()
+    for name, value in alone.items():
+        if isinstance(value, float):
+            assert batched[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name

@@ -49,6 +49,8 @@ def test_shipped_configs_pass_the_checks(experiment, stage):
         ("data.labelled_fraction=1.01", "data.labelled_fraction: expected a number in (0, 1]"),
         ("data.labelled_per_batch=17", "data.labelled_per_batch: expected an integer in 1..16"),
         ("checkpoints.every_n_steps=-5", "checkpoints.every_n_steps: expected an integer ≥ 0"),
+        ("inference.method=graph", "inference.method: unknown value 'graph'; expected one of"),
+        ("inference.cuda_graphs=1", "inference.cuda_graphs: expected true or false, got 1"),
     ],
 )
 def test_bad_train_value_fails_naming_the_key(override, message):
@@ -62,6 +64,8 @@ def test_bad_train_value_fails_naming_the_key(override, message):
         ("tts=-1", "tts: expected an integer ≥ 0, got -1"),
         ("inference.step_size=0", "inference.step_size: expected a number > 0, got 0"),
         ("schedule=[0,-1]", "schedule: expected integers ≥ 0, got -1"),
+        ("inference.method=fastest", "inference.method: unknown value 'fastest'"),
+        ("inference.cuda_graphs=yes", "inference.cuda_graphs: expected true or false, got 'yes'"),
     ],
 )
 def test_bad_evaluate_value_fails_naming_the_key(override, message):

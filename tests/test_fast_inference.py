@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from dis_seg.fast_inference import supports_fast_inference
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import iterative_inference, supports_fast_inference
+from dis_seg.inference.fast import fast_operators
 from dis_seg.models import DISNet
+from dis_seg.optim import OptimizerConfig, build_optimizer
 
 # Per step count, a step size that changes a large share of the argmax labelmap.
 STEP_SIZES = {1: 5e4, 10: 1e4, 30: 3e3}
@@ -136,7 +137,7 @@ def test_fast_steps_equal_autograd_steps_in_float32(fusion, tagged):
     assert_fast_matches_autograd(fast, reference)
 
 
-def test_fast_is_the_default_method():
+def test_auto_takes_fast_steps_where_the_network_allows_them():
     model, u1, v1, images = features(dtype=torch.float32)
     assert supports_fast_inference(model)
     kwargs = {"steps": 3, "step_size": 1e4, "tags": TAGS}
@@ -145,14 +146,28 @@ def test_fast_is_the_default_method():
     assert all(torch.equal(getattr(default, name), getattr(fast, name)) for name in COMPARED)
 
 
-def test_fast_falls_back_to_autograd_when_subnet1_pads_otherwise_than_with_zeros():
+def test_auto_gives_the_plain_prediction_by_the_autograd_descent_without_steps():
+    model, u1, v1, images = features(dtype=torch.float32)
+    kwargs = {"steps": 0, "step_size": 1e4, "tags": TAGS}
+    default = iterative_inference(model, u1, v1, images, **kwargs)
+    autograd = iterative_inference(model, u1, v1, images, method="autograd", **kwargs)
+    fast = iterative_inference(model, u1, v1, images, method="fast", **kwargs)
+    assert all(torch.equal(getattr(default, name), getattr(autograd, name)) for name in COMPARED)
+    assert_fast_matches_autograd(fast, autograd)
+
+
+def test_auto_falls_back_to_autograd_and_fast_refuses_when_subnet1_pads_with_reflection():
     _, u1, v1, images = features(dtype=torch.float32)
     torch.manual_seed(0)
     model = DISNet("resnet18", num_classes=5)
     model.labelmap_head = nn.Conv2d(1024, 5, 3, padding=1, padding_mode="reflect")
     assert not supports_fast_inference(model)
-    fast, reference = both_methods(model, u1, v1, images, steps=3, step_size=1e4, tags=TAGS)
-    assert all(torch.equal(getattr(fast, name), getattr(reference, name)) for name in COMPARED)
+    kwargs = {"steps": 3, "step_size": 1e4, "tags": TAGS}
+    auto = iterative_inference(model, u1, v1, images, **kwargs)
+    reference = iterative_inference(model, u1, v1, images, method="autograd", **kwargs)
+    assert all(torch.equal(getattr(auto, name), getattr(reference, name)) for name in COMPARED)
+    with pytest.raises(ValueError, match="cannot take fast steps: subnet-1 does not pad with"):
+        iterative_inference(model, u1, v1, images, method="fast", **kwargs)
 
 
 @pytest.mark.parametrize("method", ["fast", "autograd"])
@@ -202,4 +217,34 @@ def test_fast_leaves_the_model_untouched_and_runs_under_inference_mode():
     reference = iterative_inference(
         model, u1, v1, images, steps=5, step_size=1e3, tags=TAGS, method="autograd"
     )
+    assert_fast_matches_autograd(fast, reference)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_operators_are_built_once_per_set_of_weights_and_refreshed_in_place(optimizer):
+    original, u1, v1, images = features("concat", dtype=torch.float32)
+    model = DISNet("resnet18", num_classes=5, fusion="concat").eval()
+    model.load_state_dict(original.state_dict())
+    kwargs = {"steps": 10, "step_size": 1e3, "tags": TAGS, "record_steps": (0, 10)}
+    operators = fast_operators(model, u1.shape[-2:], torch.float32)
+    memory = {n: t.data_ptr() for n, t in vars(operators.subnets).items() if torch.is_tensor(t)}
+    for _ in range(2):
+        iterative_inference(model, u1, v1, images, **kwargs)
+    assert fast_operators(model, u1.shape[-2:], torch.float32) is operators
+    assert operators.subnets.version == 0
+
+    config = OptimizerConfig(name=optimizer, lr=0.1)
+    step = build_optimizer(model.backbone, model.head_modules(), config)
+    model.labelmap_head.weight.grad = torch.randn_like(model.labelmap_head.weight)
+    model.tag_head.weight.grad = torch.randn_like(model.tag_head.weight)
+    step.step()
+    fast, reference = both_methods(model, u1, v1, images, **kwargs)
+    assert operators.subnets.version == 1
+    assert_fast_matches_autograd(fast, reference)
+    refreshed = vars(operators.subnets)
+    assert all(refreshed[name].data_ptr() == pointer for name, pointer in memory.items())
+
+    model.load_state_dict(original.state_dict())
+    fast, reference = both_methods(model, u1, v1, images, **kwargs)
+    assert operators.subnets.version == 2
     assert_fast_matches_autograd(fast, reference)

@@ -1,7 +1,25 @@
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from dis_seg.inference import iterative_inference
+
+# Operators that hand a tensor value to the host (``.item()``, ``bool(tensor)``, ``nonzero``):
+# on a GPU each one waits for every kernel queued before it.
+HOST_READS = {"_local_scalar_dense", "is_nonzero", "nonzero", "item", "equal"}
+
+
+class HostReads(TorchDispatchMode):
+    """Counts the operators of :data:`HOST_READS` that run while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in HOST_READS:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
 
 
 @pytest.fixture
@@ -91,6 +109,8 @@ def test_non_finite_energy_stops_only_affected_samples_with_a_warning(diverging_
         result = iterative_inference(model, u1, v1, images, steps=6, step_size=1e4)
     assert result.stopped.tolist() == [False, True, False]
     assert torch.isfinite(result.energy).all() and torch.isfinite(result.u3).all()
+    with torch.no_grad():
+        torch.testing.assert_close(result.z3, model.reconstruct(result.u3))
     stopped_at = result.energy[:, 1]
     assert (stopped_at[-1] == stopped_at[-2]) and (stopped_at[1] > stopped_at[0])
     others = iterative_inference(
@@ -108,3 +128,16 @@ def test_non_finite_energy_is_reported_in_stopped_without_a_warning_when_asked(
         model, u1, v1, images, steps=6, step_size=1e4, warn_non_finite=False
     )
     assert result.stopped.tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("method", ["fast", "autograd"])
+def test_no_step_reads_a_value_back_to_the_host(tiny_model, batch, method):
+    tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
+    kwargs = {"step_size": 50.0, "tags": tags, "method": method, "record_steps": (0, 5)}
+    for steps, warn, expected in ((10, False, 0), (10, True, 1), (0, False, 0)):
+        with HostReads() as reads:
+            result = iterative_inference(
+                tiny_model, *batch, steps=steps, warn_non_finite=warn, **kwargs
+            )
+        assert reads.count == expected, f"{steps} steps, warn={warn}: {reads.count} host reads"
+    assert (result.energy[-1] <= result.energy[0]).all()

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 from dis_seg.models import RESNETS, DISNet
 from dis_seg.models.backbone import ResNetBackbone, dilate_resnet_layer
@@ -110,3 +111,27 @@ def test_unknown_backbone_and_output_stride_errors_name_the_config_key():
         DISNet("resnet9")
     with pytest.raises(ValueError, match="model.output_stride"):
         DISNet("resnet18", output_stride=32)
+
+
+@pytest.mark.parametrize(
+    "kernel_size, dilation, stride, padding",
+    [(3, 1, 1, 1), (1, 1, 1, 0), (5, 2, 1, 4), (3, 1, 2, 1), (3, 1, 1, "same")],
+    ids=["3x3", "1x1", "5x5-dilated", "strided", "same"],
+)
+def test_segment_equals_the_conv_of_u1_concatenated_with_broadcast_v1(
+    kernel_size, dilation, stride, padding
+):
+    torch.manual_seed(0)
+    model = DISNet("resnet18", num_classes=5).double()
+    model.labelmap_head = nn.Conv2d(
+        1024, 5, kernel_size, stride=stride, padding=padding, dilation=dilation
+    ).double()
+    u1 = torch.randn(3, 512, 7, 9, dtype=torch.float64, requires_grad=True)
+    v1 = torch.randn(3, 512, dtype=torch.float64, requires_grad=True)
+    concatenated = torch.cat([u1, v1[:, :, None, None].expand(-1, -1, 7, 9)], dim=1)
+    outputs = [model.segment(u1, v1), model.labelmap_head(concatenated)]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+    weight = model.labelmap_head.weight
+    gradients = [torch.autograd.grad(out.square().sum(), (u1, v1, weight)) for out in outputs]
+    for ours, theirs in zip(*gradients, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)

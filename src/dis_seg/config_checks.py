@@ -15,6 +15,7 @@ from pytorch_lightning.strategies.launchers import (
     _SubprocessScriptLauncher,
 )
 
+from dis_seg.inference import METHODS
 from dis_seg.models.backbone import RESNETS
 
 STAGES = (1, 2, 3)
@@ -33,6 +34,7 @@ def check_train_config(cfg: DictConfig) -> None:
     for key in ("ttr", "tts"):
         _check_count(cfg, key)
     _check_positive(cfg, "inference.step_size")
+    _check_inference_options(cfg)
     _check_choice(cfg, "model.backbone", RESNETS)
     _check_choice(cfg, "optimizer.name", OPTIMIZERS)
     fraction = _value(cfg, "data.labelled_fraction")
@@ -53,6 +55,7 @@ def check_evaluate_config(cfg: DictConfig) -> None:
     _check_count(cfg, "tts")
     if _value(cfg, "inference.step_size") is not None:
         _check_positive(cfg, "inference.step_size")
+    _check_inference_options(cfg)
     for t in _value(cfg, "schedule"):
         if not _is_int(t) or t < 0:
             raise ConfigError(f"schedule: expected integers ≥ 0, got {t!r}")
@@ -103,6 +106,13 @@ def _check_count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
     if not _is_int(value) or value < minimum:
         raise ConfigError(f"{key}: expected an integer ≥ {minimum}, got {value!r}")
     return value
+
+
+def _check_inference_options(cfg: DictConfig) -> None:
+    _check_choice(cfg, "inference.method", METHODS)
+    graphs = _value(cfg, "inference.cuda_graphs")
+    if not isinstance(graphs, bool):
+        raise ConfigError(f"inference.cuda_graphs: expected true or false, got {graphs!r}")
 
 
 def _check_positive(cfg: DictConfig, key: str) -> None:

@@ -28,7 +28,13 @@ def evaluate(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, _convert_="all")
     module, hparams = load_module(cfg.ckpt_path, num_classes=datamodule.num_classes)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path)
-    callback = IterativeInferenceCallback(tts=cfg.tts, step_size=step_size, schedule=cfg.schedule)
+    callback = IterativeInferenceCallback(
+        tts=cfg.tts,
+        step_size=step_size,
+        schedule=cfg.schedule,
+        method=cfg.inference.method,
+        cuda_graphs=cfg.inference.cuda_graphs,
+    )
     trainer = instantiate(cfg.trainer, callbacks=[callback], logger=False)
     check_trainer(cfg, trainer)
     trainer.test(module, datamodule=datamodule)

@@ -53,7 +53,10 @@ def tag_loss(v3: torch.Tensor, tags: torch.Tensor, reduction: Reduction = "mean"
 
 
 def downsample_image(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area downsampling of normalised images B×3×H×W to B×3×h×w, the reconstruction target."""
+    """Area downsampling of normalised images B×3×H×W to B×3×h×w, the reconstruction target
+    (images already h×w are returned as they are)."""
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
     return F.interpolate(images, size=tuple(size), mode="area")
 
 
@@ -62,7 +65,7 @@ def reconstruction_loss(
 ) -> torch.Tensor:
     """MSE between the reconstruction z3 (B×3×h×w) and the images (B×3×H×W) area-downsampled."""
     target = downsample_image(images, z3.shape[-2:]).to(z3.dtype)
-    return _reduce((z3 - target).pow(2).flatten(1).mean(dim=1), reduction)
+    return _reduce(F.mse_loss(z3, target, reduction="none").flatten(1).mean(dim=1), reduction)
 
 
 def tags_from_labelmap(labelmap: torch.Tensor, num_classes: int) -> torch.Tensor:

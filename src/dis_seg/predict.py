@@ -70,13 +70,19 @@ def list_images(input_dir: Path) -> list[Path]:
 
 @torch.inference_mode()
 def predict_image(
-    model: DISNet, image: np.ndarray, tts: int, step_size: float
+    model: DISNet,
+    image: np.ndarray,
+    tts: int,
+    step_size: float,
+    method: str = "auto",
+    cuda_graphs: bool = True,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """The labelmap H×W uint8 and refined tag scores C of one H×W×3 uint8 RGB image.
 
     The image is normalised and padded (bottom, right) to a multiple of the output stride like
     an evaluation batch of one; the labelmap logits after ``tts`` steps are upsampled to the
-    padded size and cropped back to H×W.
+    padded size and cropped back to H×W. ``method`` and ``cuda_graphs`` are those of
+    :func:`~dis_seg.inference.iterative_inference`.
     """
     device = next(model.parameters()).device
     sample = make_sample("", image, torch.zeros(model.num_classes))
@@ -84,7 +90,15 @@ def predict_image(
     images = batch["image"].to(device)
     u1, v1 = model.encode(images)
     result = iterative_inference(
-        model, u1, v1, images, steps=tts, step_size=step_size, return_features=False
+        model,
+        u1,
+        v1,
+        images,
+        steps=tts,
+        step_size=step_size,
+        method=method,
+        cuda_graphs=cuda_graphs,
+        return_features=False,
     )
     height, width = image.shape[:2]
     logits = upsample_logits(result.u3, images.shape[-2:])[0, :, :height, :width]
@@ -110,9 +124,12 @@ def predict_folder(
     overlays: bool = False,
     overlay_alpha: float = 0.5,
     tags_json: bool = False,
+    method: str = "auto",
+    cuda_graphs: bool = True,
 ) -> list[Path]:
     """Write the labelmap of every image of ``input_dir`` (and the optional overlays and
-    ``tags.json``) into ``output_dir``; return the labelmap paths."""
+    ``tags.json``) into ``output_dir``; return the labelmap paths. ``method`` and
+    ``cuda_graphs``: see :func:`predict_image`."""
     images = list_images(input_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if overlays:
@@ -120,7 +137,7 @@ def predict_folder(
     written, tags = [], {}
     for path in tqdm(images, desc="predict", unit="image"):
         image = read_rgb(path)
-        labelmap, scores = predict_image(model, image, tts, step_size)
+        labelmap, scores = predict_image(model, image, tts, step_size, method, cuda_graphs)
         target = output_dir / f"{path.stem}.png"
         write_labelmap(target, labelmap)
         written.append(target)
@@ -162,6 +179,8 @@ def predict(cfg: DictConfig) -> list[Path]:
         overlays=cfg.overlays,
         overlay_alpha=cfg.overlay_alpha,
         tags_json=cfg.tags_json,
+        method=cfg.inference.method,
+        cuda_graphs=cfg.inference.cuda_graphs,
     )
 
 

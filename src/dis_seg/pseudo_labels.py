@@ -34,6 +34,8 @@ def make_pseudo_labels(
     tag_weight: float = 1.0,
     tag_threshold: float = 0.5,
     suppress_absent: bool = True,
+    method: str = "auto",
+    cuda_graphs: bool = True,
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
 
@@ -41,7 +43,8 @@ def make_pseudo_labels(
     ``ttr = 0`` nothing is refined and the given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
     argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
-    warned about here but returned in ``stopped``, for a count over the epoch.
+    warned about here but returned in ``stopped``, for a count over the epoch. ``method`` and
+    ``cuda_graphs`` are those of :func:`~dis_seg.inference.iterative_inference`.
     """
     result = iterative_inference(
         model,
@@ -53,6 +56,8 @@ def make_pseudo_labels(
         tags=tags,
         tag_weight=tag_weight,
         record_steps=(0,),
+        method=method,
+        cuda_graphs=cuda_graphs,
         return_features=False,
         warn_non_finite=False,
     )

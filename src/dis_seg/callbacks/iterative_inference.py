@@ -10,7 +10,7 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torchmetrics import MeanMetric, Metric, SumMetric
 
-from dis_seg.inference import iterative_inference, warn_if_stopped
+from dis_seg.inference import METHODS, iterative_inference, warn_if_stopped
 from dis_seg.metrics import SegmentationMetric
 from dis_seg.models import upsample_logits
 
@@ -34,6 +34,9 @@ class IterativeInferenceCallback(pl.Callback):
     (samples whose energy turned non-finite: one warning per epoch gives their count); with a
     W&B logger also a line plot of mIoU against t. Results of the last epoch are kept in
     ``results[split]``.
+
+    ``method`` and ``cuda_graphs`` are those of
+    :func:`~dis_seg.inference.iterative_inference`.
     """
 
     def __init__(
@@ -41,11 +44,15 @@ class IterativeInferenceCallback(pl.Callback):
         tts: int = 30,
         step_size: float = 1.0,
         schedule: Iterable[int] = DEFAULT_SCHEDULE,
-        method: str = "fast",
+        method: str = "auto",
+        cuda_graphs: bool = True,
     ) -> None:
         if step_size <= 0:
             raise ValueError(f"step_size: expected > 0, got {step_size}")
-        self.tts, self.step_size, self.method = tts, step_size, method
+        if method not in METHODS:
+            raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+        self.tts, self.step_size = tts, step_size
+        self.method, self.cuda_graphs = method, cuda_graphs
         self.steps = step_schedule(tts, schedule)
         self.metrics: dict[str, _CurveMetrics] = {}
         self.results: dict[str, dict[str, Any]] = {}
@@ -88,6 +95,7 @@ class IterativeInferenceCallback(pl.Callback):
             step_size=self.step_size,
             record_steps=self.steps,
             method=self.method,
+            cuda_graphs=self.cuda_graphs,
             return_features=False,
             warn_non_finite=False,
         )

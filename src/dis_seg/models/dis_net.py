@@ -129,9 +129,27 @@ class DISNet(nn.Module):
         return u1, u1.mean(dim=(2, 3))
 
     def segment(self, u1: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
-        """Subnet-1: u3 = conv3x3(concat(u1, broadcast(v1))); B×D×h×w, B×D → B×C×h×w."""
-        broadcast = v1[:, :, None, None].expand(-1, -1, *u1.shape[2:])
-        return self.labelmap_head(torch.cat([u1, broadcast], dim=1))
+        """Subnet-1: u3 = conv3x3(concat(u1, broadcast(v1))); B×D×h×w, B×D → B×C×h×w.
+
+        For a zero-padded ``nn.Conv2d`` (the default) the same sum without the 2D-channel
+        concatenation: conv(u1) over the u1 half of the weight, plus the broadcast half, whose
+        tap a adds ``W_v,a v1`` wherever it falls inside the map: one conv of a map of ones
+        with a kernel per sample.
+        """
+        head = self.labelmap_head
+        if type(head) is not nn.Conv2d or head.padding_mode != "zeros" or head.groups != 1:
+            broadcast = v1[:, :, None, None].expand(-1, -1, *u1.shape[2:])
+            return head(torch.cat([u1, broadcast], dim=1))
+        features, geometry = u1.shape[1], (head.stride, head.padding, head.dilation)
+        weight_u, weight_v = head.weight[:, :features], head.weight[:, features:]
+        classes, _, kh, kw = weight_v.shape
+        # a product and sum rather than a matmul: no sample's result depends on the batch size
+        taps = (v1[:, :, None] * weight_v.transpose(0, 1).flatten(1)).sum(dim=1)
+        per_sample = taps.view(-1, 1, kh, kw)
+        ones = u1.new_ones(1, 1, *u1.shape[2:])
+        broadcast = F.conv2d(ones, per_sample, None, *geometry)
+        broadcast = broadcast.view(len(v1), classes, *broadcast.shape[2:])
+        return F.conv2d(u1, weight_u, head.bias, *geometry) + broadcast
 
     def reconstruct(self, u3: torch.Tensor) -> torch.Tensor:
         """Subnet-2: labelmap logits u3 B×C×h×w → image reconstruction z3 B×3×h×w."""

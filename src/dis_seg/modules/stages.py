@@ -80,6 +80,8 @@ class Stage3Module(DISModule):
         inference_tag_weight: weight of the tag term in the iterative-inference energy.
         tag_threshold: sigmoid threshold that turns refined tag scores into cleaned tags.
         suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
+        inference_method, cuda_graphs: ``method`` and ``cuda_graphs`` of
+            :func:`~dis_seg.inference.iterative_inference`.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
     """
 
@@ -95,6 +97,8 @@ class Stage3Module(DISModule):
         inference_tag_weight: float = 1.0,
         tag_threshold: float = 0.5,
         suppress_absent: bool = True,
+        inference_method: str = "auto",
+        cuda_graphs: bool = True,
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
         tag_weight: float = 1.0,
@@ -108,6 +112,7 @@ class Stage3Module(DISModule):
         self.ttr, self.step_size = ttr, step_size
         self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold
         self.suppress_absent = suppress_absent
+        self.inference_method, self.cuda_graphs = inference_method, cuda_graphs
         self.weights = {
             "seg_loss": seg_weight,
             "pseudo_seg_loss": pseudo_seg_weight,
@@ -139,6 +144,8 @@ class Stage3Module(DISModule):
                 tag_weight=self.inference_tag_weight,
                 tag_threshold=self.tag_threshold,
                 suppress_absent=self.suppress_absent,
+                method=self.inference_method,
+                cuda_graphs=self.cuda_graphs,
             )
             target_tags[tag_only] = pseudo.tags
             pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
