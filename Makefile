@@ -9,6 +9,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval sweep report predict
+.PHONY: gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -81,3 +82,24 @@ BENCH_ARGS ?=
 
 bench: install
 	$(PYTHON) benchmarks/bench.py $(BENCH_ARGS)
+
+# GPU checks in one command (docs/BENCHMARKS.md): the CUDA tests, the essential benchmark groups
+# and the synthetic pipeline with trainer=gpu, then the table of GPU targets. Runs with this
+# checkout's .venv, or without `make install` with the machine's own python3 and
+# GPU_CHECK_ARGS="--wheels .whl" (the wheels of `make gpu-wheels`); results in
+# benchmarks/results/gpu-check/ (or --out DIR).
+GPU_PYTHON ?= $(if $(wildcard $(PYTHON)),$(PYTHON),python3)
+GPU_CHECK_ARGS ?=
+# The GPU machine's Python version and where its wheels go.
+GPU_PYTHON_VERSION ?= 3.12
+WHEELS ?= .whl
+
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
+gpu-wheels:
+	python3 -m pip download --quiet --no-deps --only-binary=:all: --implementation cp \
+		--python-version $(GPU_PYTHON_VERSION) --platform manylinux_2_28_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d $(WHEELS) -r benchmarks/gpu_wheels.txt
+	python3 -m pip wheel --quiet --no-deps -w $(WHEELS) antlr4-python3-runtime==4.9.3

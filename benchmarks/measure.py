@@ -6,19 +6,25 @@ Groups (all at 321×321, 21 classes, random init):
 
 - ``dis-inference``: DIS-ResNet-101 encode, then iterative inference with ``tts`` ∈ {0, 1, 10,
   30} steps (no tags, as at test time) by each method, then the labelmap (upsampled argmax);
-  one encode per repetition is shared by the cases.
+  one encode per repetition is shared by the cases. Cases ``fast/{tts}`` and
+  ``autograd/{tts}`` take the default path (on CUDA a descent replayed from its CUDA graph), on
+  CUDA also ``fast-eager/{tts}`` and ``autograd-eager/{tts}`` (``cuda_graphs=False``).
 - ``deeplab-inference``: torchvision ``deeplabv3_resnet101``, forward and argmax.
 - ``train-stage1``, ``train-stage3``: the stage module's ``training_step`` on a synthetic
   half-labelled batch, backward and an SGD step; stage 3 alternates ttr=0 and ttr=30.
 - ``train-deeplab``: ``deeplabv3_resnet101`` cross-entropy on a labelled batch, backward, SGD.
-- ``options``: DIS encode + fast iterative inference (tts 0 and 30) under ``--option``:
+- ``options``: DIS encode + fast iterative inference (tts 0 and 30, default path) under
+  ``--option``:
   ``fp32``, ``cudnn_benchmark``, ``channels_last``, ``bf16``, ``channels_last+bf16`` or
   ``compile``, and a stage-1 training step unless ``--no-train``.
 
-Each case runs once untimed (warm-up), then ``--reps`` times. Every run records its seconds
-(CUDA synchronised), its peak memory and the memory resident before it: on CUDA
-``max_memory_allocated`` and ``memory_allocated``; on a CPU the process's peak RSS (VmHWM, reset
-through ``/proc/self/clear_refs`` after ``malloc_trim`` hands freed memory back) and its RSS.
+Each case runs untimed first (warm-up), then ``--reps`` times. On CUDA every case runs twice
+untimed, as the second call of a descent (per shapes and settings) captures its CUDA graph and
+later calls replay it; on a CPU one call warms up (iterative inference with one step, stage 3
+with ttr=1). Every run records its seconds (CUDA synchronised), its peak memory and the memory
+resident before it: on CUDA ``max_memory_allocated`` and ``memory_allocated``; on a CPU the
+process's peak RSS (VmHWM, reset through ``/proc/self/clear_refs`` after ``malloc_trim`` hands
+freed memory back) and its RSS.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from dis_seg.optim import build_optimizer
 
 SIZE, CLASSES, STEP_SIZE = 321, 21, 1.0
 TTS = (0, 1, 10, 30)
+TTRS = (0, 30)
 METHODS = ("fast", "autograd")
 OPTIONS = ("fp32", "cudnn_benchmark", "channels_last", "bf16", "channels_last+bf16", "compile")
 
@@ -72,8 +79,14 @@ class Meter:
         return _proc_status_bytes("VmHWM")
 
     def run(self, function: Callable, *args) -> tuple[object, dict[str, float]]:
-        """``function(*args)`` and its measurement {seconds, peak, resident}."""
+        """``function(*args)`` and its measurement {seconds, peak, resident}.
+
+        Garbage is collected before, and the survivors frozen (``gc.freeze``), so that the next
+        collection scans only what was made since: a full one over the objects of torch and
+        Lightning takes a fifth of a second.
+        """
         gc.collect()
+        gc.freeze()
         resident = self._resident()
         start = time.perf_counter()
         result = function(*args)
@@ -103,6 +116,21 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
+def warm_ups(device: torch.device, cases: tuple, cheapest: int | None) -> tuple:
+    """The cases to call untimed before the timed calls: on CUDA every one of ``cases`` twice
+    (the second call of a descent captures its CUDA graph), on a CPU ``cheapest`` once."""
+    return cases * 2 if device.type == "cuda" else (cheapest,)
+
+
+def step_variants(device: torch.device) -> dict[str, tuple[str, bool]]:
+    """Case name → (``method``, ``cuda_graphs``) of iterative inference: every method on its
+    default path, and on CUDA also eagerly (``{method}-eager``)."""
+    variants = {method: (method, True) for method in METHODS}
+    if device.type == "cuda":
+        variants |= {f"{method}-eager": (method, False) for method in METHODS}
+    return variants
+
+
 def dis_net(device: torch.device, option: str = "fp32") -> DISNet:
     model = DISNet(
         "resnet101",
@@ -113,7 +141,9 @@ def dis_net(device: torch.device, option: str = "fp32") -> DISNet:
     return model.eval().to(device)
 
 
-def dis_labelmap(model: DISNet, u1, v1, images, steps: int, method: str) -> torch.Tensor:
+def dis_labelmap(
+    model: DISNet, u1, v1, images, steps: int, method: str, cuda_graphs: bool
+) -> torch.Tensor:
     """The labelmap after ``steps`` of iterative inference from (u1, v1), as at test time."""
     result = iterative_inference(
         model,
@@ -123,13 +153,17 @@ def dis_labelmap(model: DISNet, u1, v1, images, steps: int, method: str) -> torc
         steps=steps,
         step_size=STEP_SIZE,
         method=method,
+        cuda_graphs=cuda_graphs,
         return_features=False,
     )
     return upsample_logits(result.u3, images.shape[-2:]).argmax(dim=1)
 
 
-def dis_inference(args, device, meter, option="fp32", methods=METHODS, tts=TTS) -> Record:
-    """Cases ``encode`` and ``{method}/{tts}`` (the latter without the encode)."""
+def dis_inference(
+    args, device, meter, variants: dict[str, tuple[str, bool]], tts=TTS, option="fp32"
+) -> Record:
+    """Cases ``encode`` and ``{variant}/{tts}`` for each of ``variants`` (case name → method,
+    cuda_graphs), the latter without the encode."""
     model = dis_net(device, option)
     images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
     record = Record()
@@ -139,10 +173,12 @@ def dis_inference(args, device, meter, option="fp32", methods=METHODS, tts=TTS) 
         with torch.no_grad(), autocast(device, bf16):
             (u1, v1), measured = meter.run(model.encode, images)
             record.add("encode", measured, timed)
-            for method in methods:
-                for steps in tts if timed else (1,):
-                    _, measured = meter.run(dis_labelmap, model, u1, v1, images, steps, method)
-                    record.add(f"{method}/{steps}", measured, timed)
+            for name, (method, graphs) in variants.items():
+                for steps in tts if timed else warm_ups(device, tts, 1):
+                    _, measured = meter.run(
+                        dis_labelmap, model, u1, v1, images, steps, method, graphs
+                    )
+                    record.add(f"{name}/{steps}", measured, timed)
         del u1, v1
     return record
 
@@ -166,7 +202,8 @@ def deeplab_inference(args, device, meter) -> Record:
 
 def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
     """Forward, loss, backward and SGD step of one training batch: case ``step``, or for
-    ``stage3`` the cases ``ttr0`` and ``ttr30``, alternating on one module."""
+    ``stage3`` the cases ``ttr0`` and ``ttr30``, alternating on one module (default inference
+    method and CUDA graphs)."""
     batch = {
         name: value.to(device)
         for name, value in random_training_batch(args.batch, SIZE, CLASSES).items()
@@ -203,10 +240,12 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    ttrs = TTRS if case == "stage3" else (None,)
+    for ttr in warm_ups(device, ttrs, 1 if case == "stage3" else None):
+        step(ttr)
     record = Record()
-    step(1 if case == "stage3" else None)  # warm-up
     for _ in range(args.reps):
-        for ttr in (0, 30) if case == "stage3" else (None,):
+        for ttr in ttrs:
             record.add("step" if ttr is None else f"ttr{ttr}", meter.run(step, ttr)[1])
     return record
 
@@ -214,7 +253,8 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
 def options(args, device, meter) -> Record:
     """Cases ``encode``, ``fast/0``, ``fast/30`` and (unless ``--no-train``) ``train/step``."""
     torch.backends.cudnn.benchmark = args.option == "cudnn_benchmark"
-    record = dis_inference(args, device, meter, args.option, methods=("fast",), tts=(0, 30))
+    variants = {"fast": ("fast", True)}
+    record = dis_inference(args, device, meter, variants, tts=(0, 30), option=args.option)
     if not args.no_train:
         args.batch = args.train_batch
         for case, runs in train_steps(args, device, meter, "stage1", args.option).cases.items():
@@ -240,7 +280,7 @@ def main() -> None:
     torch.manual_seed(0)
     meter = Meter(device)
     if args.group == "dis-inference":
-        record = dis_inference(args, device, meter)
+        record = dis_inference(args, device, meter, step_variants(device))
     elif args.group == "deeplab-inference":
         record = deeplab_inference(args, device, meter)
     elif args.group.startswith("train-"):
