@@ -46,8 +46,8 @@ import torchvision
 from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import iterative_inference
 from dis_seg.models import DISNet, upsample_logits
-from dis_seg.modules import Stage1Module, Stage3Module
 from dis_seg.optim import build_optimizer
+from dis_seg.stages import Stage1Module, Stage3Module
 
 SIZE, CLASSES, STEP_SIZE = 321, 21, 1.0
 TTS = (0, 1, 10, 30)

@@ -13,7 +13,7 @@ from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import iterative_inference
 from dis_seg.inference.graphs import _CACHES
 from dis_seg.models import DISNet
-from dis_seg.modules import DISModule, Stage3Module
+from dis_seg.stages import DISModule, Stage3Module
 from tests.test_fast_inference import assert_fast_matches_autograd
 from tests.trainers import quiet_trainer
 

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoint_io import AtomicCheckpointIO
+from dis_seg.checkpoints import AtomicCheckpointIO
 from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
 from tests.trainers import quiet_trainer
 from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides

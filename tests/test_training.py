@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dis_seg.models import DISNet
-from dis_seg.pseudo_labels import make_pseudo_labels
+from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from tests.training_runs import run_entry_point, tiny_overrides
 
 

@@ -6,8 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from dis_seg.checkpoint_io import AtomicCheckpointIO
-from dis_seg.checkpoints import read_checkpoint
+from dis_seg.checkpoints import AtomicCheckpointIO, read_checkpoint
 from dis_seg.models.backbone import ResNetBackbone
 
 

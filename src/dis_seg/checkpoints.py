@@ -1,16 +1,24 @@
-"""Reading dis-seg checkpoints: stage hand-off and evaluation of a trained network."""
+"""dis-seg checkpoints: written atomically, read for the stage hand-off and for evaluation.
+
+Lightning's own ``TorchCheckpointIO`` writes a temporary file in the system temp folder and moves
+it into place, which becomes a copy (not atomic) when that folder lies on another file system,
+as it does on most clusters; :class:`AtomicCheckpointIO` keeps the temporary file beside its
+target, so a kill during a save never leaves a partial file as the only copy.
+"""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from dis_seg.config_checks import ConfigError
 from dis_seg.models import DISNet
-from dis_seg.modules import DISModule
+from dis_seg.stages import DISModule
 
 PREFIX = "model."
 
@@ -126,3 +134,37 @@ def inference_step_size(
             "iterative inference (only stage-3 checkpoints do); set inference.step_size=..."
         )
     return step_size
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves to ``.<name>.partial`` in the target's folder, flushes it to disk and renames it
+    over the target (``os.replace``); loads with ``weights_only=True``. Local paths only."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with partial.open("wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """The checkpoint at ``path``, always loaded with ``weights_only=True``."""
+        return super().load_checkpoint(path, map_location=map_location or "cpu", weights_only=True)

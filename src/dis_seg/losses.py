@@ -1,4 +1,4 @@
-"""The three DIS losses and tags derived from labelmaps.
+"""The three DIS losses.
 
 Every loss takes ``reduction="mean"`` (a scalar) or ``"none"`` (one value per sample, B), so
 callers can weight or select samples without coupling them.
@@ -11,9 +11,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.models.dis_net import upsample_logits
 
-IGNORE_INDEX = 255
 Reduction = Literal["mean", "none"]
 
 
@@ -66,21 +66,3 @@ def reconstruction_loss(
     """MSE between the reconstruction z3 (B×3×h×w) and the images (B×3×H×W) area-downsampled."""
     target = downsample_image(images, z3.shape[-2:]).to(z3.dtype)
     return _reduce(F.mse_loss(z3, target, reduction="none").flatten(1).mean(dim=1), reduction)
-
-
-def tags_from_labelmap(labelmap: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Multi-hot tags (…×C float) of the classes present in labelmaps (…×H×W).
-
-    255 is ignored, background (class 0) is always present; other values outside 0..C-1 are an
-    error.
-    """
-    flat = labelmap.long().flatten(-2)
-    valid = flat != IGNORE_INDEX
-    if (flat[valid] >= num_classes).any() or (flat[valid] < 0).any():
-        bad = flat[valid & ((flat >= num_classes) | (flat < 0))][0].item()
-        raise ValueError(f"labelmap holds class id {bad}; expected 0..{num_classes - 1} or 255")
-    tags = torch.zeros(*flat.shape[:-1], num_classes + 1, device=labelmap.device)
-    tags.scatter_(-1, torch.where(valid, flat, num_classes), 1.0)
-    tags = tags[..., :num_classes]
-    tags[..., 0] = 1.0
-    return tags

@@ -12,7 +12,7 @@ from torchmetrics.classification import (
     MultilabelRecall,
 )
 
-from dis_seg.losses import IGNORE_INDEX
+from dis_seg.data.images import IGNORE_INDEX
 
 
 def segmentation_scores(confmat: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -74,3 +74,8 @@ def test_unknown_tag_is_named_with_the_valid_ones():
 def test_labelmap_tags_list_present_classes_and_ignore_255():
     labelmap = np.array([[255, 3], [3, 20]], dtype=np.uint8)
     assert tags_from_labelmap(labelmap, 21).nonzero().flatten().tolist() == [0, 3, 20]
+
+
+def test_labelmap_tags_refuse_class_ids_beyond_the_classes():
+    with pytest.raises(ValueError, match="class id 7; expected 0..3 or 255"):
+        tags_from_labelmap(np.array([[0, 7], [255, 2]], dtype=np.uint8), num_classes=4)

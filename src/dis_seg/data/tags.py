@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dis_seg.data.errors import UnknownTagError
+from dis_seg.data.images import IGNORE_INDEX
 
 VOC_CLASSES: tuple[str, ...] = (
     "background",
@@ -134,8 +135,16 @@ def tags_to_multi_hot(
 
 
 def tags_from_labelmap(labelmap: np.ndarray, num_classes: int) -> torch.Tensor:
-    """C float32 multi-hot of the classes present in an H×W labelmap (255 ignored)."""
-    counts = np.bincount(labelmap.ravel(), minlength=256)[:num_classes]
+    """C float32 multi-hot of the classes present in an H×W labelmap (255 ignored, background
+    always present); a value outside 0..C-1 and 255 is a ValueError."""
+    counts = np.bincount(labelmap.ravel(), minlength=256)
+    unknown = np.flatnonzero(counts[num_classes:IGNORE_INDEX])
+    if unknown.size:
+        raise ValueError(
+            f"labelmap holds class id {num_classes + unknown[0]}; expected 0..{num_classes - 1} "
+            f"or {IGNORE_INDEX}"
+        )
+    counts = counts[:num_classes]
     tags = torch.from_numpy((counts > 0).astype(np.float32))
     tags[0] = 1.0
     return tags

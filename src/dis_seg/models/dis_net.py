@@ -112,11 +112,6 @@ class DISNet(nn.Module):
         if compile_backbone:
             self.backbone.compile()
 
-    @property
-    def feature_channels(self) -> int:
-        """D, the channels of u1 and v1."""
-        return self.backbone.out_channels
-
     def head_modules(self) -> list[nn.Module]:
         """The three subnets (everything but the backbone)."""
         return [self.labelmap_head, self.reconstruction_head, self.tag_fusion, self.tag_head]

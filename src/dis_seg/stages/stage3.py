@@ -1,4 +1,4 @@
-"""The three DIS training stages."""
+"""Stage 3 of DIS: all components, tag-only images taught by their refined predictions."""
 
 from __future__ import annotations
 
@@ -10,56 +10,8 @@ from torchmetrics import SumMetric
 from dis_seg.inference import warn_if_stopped
 from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.metrics import SegmentationMetric, TagAgreement
-from dis_seg.modules.base import DISModule
-from dis_seg.pseudo_labels import make_pseudo_labels
-
-
-class Stage1Module(DISModule):
-    """Stage 1: backbone, subnet-1 and subnet-3 learn labelmaps and tags.
-
-    Segmentation loss on labelled images (tag-only images have all-255 labelmaps and add
-    nothing to it), tag loss on all images.
-    """
-
-    stage = 1
-    trainable = ("backbone", "labelmap_head", "tag_fusion", "tag_head")
-
-    def __init__(
-        self,
-        model: dict[str, Any],
-        optimizer: dict[str, Any] | None = None,
-        class_names: list[str] | None = None,
-        seg_weight: float = 1.0,
-        tag_weight: float = 1.0,
-    ) -> None:
-        super().__init__(model, optimizer, class_names)
-        self.seg_weight, self.tag_weight = seg_weight, tag_weight
-
-    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        out = self.model(batch["image"])
-        losses = {
-            "seg_loss": segmentation_loss(out.u3, batch["labelmap"]),
-            "tag_loss": tag_loss(out.v3, batch["tags"]),
-        }
-        losses["loss"] = self.seg_weight * losses["seg_loss"] + self.tag_weight * losses["tag_loss"]
-        self.log_losses("train", losses, len(batch["image"]))
-        return losses["loss"]
-
-
-class Stage2Module(DISModule):
-    """Stage 2: subnet-2 learns to reconstruct the image from the labelmap; all else frozen."""
-
-    stage = 2
-    trainable = ("reconstruction_head",)
-
-    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        images = batch["image"]
-        with torch.no_grad():
-            u1, v1 = self.model.encode(images)
-            u3 = self.model.segment(u1, v1)
-        loss = reconstruction_loss(self.model.reconstruct(u3), images)
-        self.log_losses("train", {"loss": loss, "recon_loss": loss}, len(images))
-        return loss
+from dis_seg.stages.base import DISModule
+from dis_seg.stages.pseudo_labels import make_pseudo_labels
 
 
 class Stage3Module(DISModule):
@@ -84,8 +36,6 @@ class Stage3Module(DISModule):
             :func:`~dis_seg.inference.iterative_inference`.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
     """
-
-    stage = 3
 
     def __init__(
         self,

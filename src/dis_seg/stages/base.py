@@ -31,7 +31,6 @@ class DISModule(pl.LightningModule):
         class_names: names for per-class logs (default: from the datamodule, or indices).
     """
 
-    stage: int = 0
     trainable: tuple[str, ...] = COMPONENTS
 
     def __init__(
