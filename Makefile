@@ -37,14 +37,18 @@ eval: install
 
 # Sweeps (docs/SWEEPS.md). `make sweep`: one stage-3 model per SWEEP_TTR, all from the stage-2
 # checkpoint of RUN_DIR and each tested with SWEEP_TMAX steps (which fills its whole row of the
-# table), then the model of ttr=SWEEP_TMAX (SWEEP_CKPT) evaluated at each SWEEP_TTS; then the
-# report. ARGS go to both entry points (data.*, paths.*, trainer.*), TRAIN_ARGS to train only.
+# table), then the model of ttr=SWEEP_TMAX evaluated at each SWEEP_TTS into
+# SWEEP_DIR/eval/<its job folder's name>; then the report. SWEEP_CKPT: by default the last.ckpt
+# of each ttr=SWEEP_TMAX job of that training, from the same overrides (python -m
+# dis_seg.sweeps). ARGS go to both entry points (seed, data.*, paths.*, trainer.*), TRAIN_ARGS
+# to train only (also sweeps such as seed=0,1,2).
 SWEEP_DIR ?= $(RUN_DIR)/sweep
 SWEEP_TTR ?= 0,10,30
 SWEEP_TTS ?= 0,10,30
 SWEEP_TMAX ?= 30
-SWEEP_CKPT ?= $(SWEEP_DIR)/train/stage3_ttr$(SWEEP_TMAX)_tts$(SWEEP_TMAX)_seed0/checkpoints/last.ckpt
+SWEEP_CKPT ?=
 TRAIN_ARGS ?=
+SWEEP_TRAIN_ARGS = hydra.sweep.dir=$(SWEEP_DIR)/train $(ARGS) $(TRAIN_ARGS)
 STAGE2_CKPT = $(RUN_DIR)/stage2/checkpoints/last.ckpt
 # `make predict`: labelmaps of the images in INPUT_DIR, by CKPT with TTS steps, into PREDICT_DIR
 INPUT_DIR ?= data/synthetic/VOC2012/JPEGImages
@@ -56,10 +60,12 @@ $(STAGE2_CKPT):
 	@exit 1
 
 sweep: install $(STAGE2_CKPT)
-	$(PYTHON) -m dis_seg.train -m stage=3 ttr=$(SWEEP_TTR) tts=$(SWEEP_TMAX) \
-		hydra.sweep.dir=$(SWEEP_DIR)/train $(ARGS) $(TRAIN_ARGS)
-	$(PYTHON) -m dis_seg.evaluate -m ckpt_path=$(SWEEP_CKPT) tts=$(SWEEP_TTS) \
-		hydra.sweep.dir=$(SWEEP_DIR)/eval $(ARGS)
+	$(PYTHON) -m dis_seg.train -m stage=3 ttr=$(SWEEP_TTR) tts=$(SWEEP_TMAX) $(SWEEP_TRAIN_ARGS)
+	ckpts="$(or $(SWEEP_CKPT),$$($(PYTHON) -m dis_seg.sweeps stage=3 ttr=$(SWEEP_TMAX) \
+		tts=$(SWEEP_TMAX) $(SWEEP_TRAIN_ARGS)))" && for ckpt in $$ckpts; do \
+		job=$${ckpt%/checkpoints/*}; $(PYTHON) -m dis_seg.evaluate -m ckpt_path=$$ckpt \
+			tts=$(SWEEP_TTS) hydra.sweep.dir=$(SWEEP_DIR)/eval/$${job##*/} $(ARGS) || exit; \
+	done
 	$(MAKE) --no-print-directory report
 
 report: install

@@ -158,9 +158,10 @@ def write_report(state: dict, out: Path) -> str:
     )
     pipeline_log = out / "pipeline.log"
     if "pipeline" in state["parts"] and pipeline_log.is_file():
-        summary = [line for line in pipeline_log.read_text().splitlines() if line.startswith("|")]
-        if summary:
-            text += "\n## Pipeline summary\n\n" + "\n".join(summary) + "\n"
+        log = pipeline_log.read_text()
+        if "| measure |" in log:
+            summary = log[log.index("| measure |") :].strip()
+            text += f"\n## Pipeline summary\n\n{summary}\n"
     (out / "gpu_check.md").write_text(text)
     return text
 

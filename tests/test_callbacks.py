@@ -3,10 +3,13 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.checkpoints import load_module
 from dis_seg.data import DISDataModule
+from dis_seg.data.random_batch import random_training_batch
+from dis_seg.stages import DISModule
 from tests.numpy_metrics import numpy_miou
 from tests.trainers import quiet_trainer
 
@@ -91,3 +94,27 @@ def test_validation_in_batches_gives_the_metrics_of_one_image_at_a_time(validate
     for name, value in alone.items():
         if isinstance(value, float):
             assert batched[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+
+
+def test_each_test_loader_is_scored_apart_under_its_own_name():
+    torch.manual_seed(0)
+    module = DISModule(model={"backbone": "resnet18", "num_classes": 5}, class_names=list("abcde"))
+    generator = torch.Generator().manual_seed(0)
+    loaders = [
+        DataLoader([random_training_batch(4, 32, 5, generator=generator)], batch_size=None)
+        for _ in range(2)
+    ]
+
+    def scores(dataloaders):
+        callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
+        trainer = quiet_trainer(callbacks=[callback])
+        trainer.test(module, dataloaders=dataloaders, verbose=False)
+        return callback.results, trainer.callback_metrics
+
+    together, logged = scores(loaders)
+    assert sorted(together) == ["test/0", "test/1"]
+    assert {"test/0/mIoU_t3", "test/1/mIoU_t3", "test/0/tag_mAP", "test/1/tag_mAP"} <= set(logged)
+    for index, loader in enumerate(loaders):
+        alone, _ = scores(loader)
+        assert together[f"test/{index}"] == alone["test"]
+    assert together["test/0"]["mIoU_t0"] != together["test/1"]["mIoU_t0"]

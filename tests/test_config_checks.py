@@ -18,6 +18,9 @@ from dis_seg.config_checks import (
     check_train_config,
     check_trainer,
 )
+from dis_seg.evaluate import evaluation_data
+from dis_seg.optim import OptimizerConfig
+from dis_seg.stages import DISModule
 from tests.training_runs import run_entry_point, tiny_overrides
 
 
@@ -44,10 +47,8 @@ def test_shipped_configs_pass_the_checks(experiment, stage):
         ("inference.step_size=-0.5", "inference.step_size: expected a number > 0, got -0.5"),
         ("inference.step_size=nan", "inference.step_size: expected a number > 0, got nan"),
         ("model.backbone=resnet9", "model.backbone: unknown value 'resnet9'; expected one of"),
-        ("optimizer.name=adam", "optimizer.name: unknown value 'adam'"),
         ("data.labelled_fraction=0", "data.labelled_fraction: expected a number in (0, 1]"),
         ("data.labelled_fraction=1.01", "data.labelled_fraction: expected a number in (0, 1]"),
-        ("data.labelled_per_batch=17", "data.labelled_per_batch: expected an integer in 1..16"),
         ("checkpoints.every_n_steps=-5", "checkpoints.every_n_steps: expected an integer ≥ 0"),
         ("inference.method=graph", "inference.method: unknown value 'graph'; expected one of"),
         ("inference.cuda_graphs=1", "inference.cuda_graphs: expected true or false, got 1"),
@@ -63,7 +64,7 @@ def test_bad_train_value_fails_naming_the_key(override, message):
     [
         ("tts=-1", "tts: expected an integer ≥ 0, got -1"),
         ("inference.step_size=0", "inference.step_size: expected a number > 0, got 0"),
-        ("schedule=[0,-1]", "schedule: expected integers ≥ 0, got -1"),
+        ("inference.schedule=[0,-1]", "inference.schedule: expected integers ≥ 0, got -1"),
         ("inference.method=fastest", "inference.method: unknown value 'fastest'"),
         ("inference.cuda_graphs=yes", "inference.cuda_graphs: expected true or false, got 'yes'"),
     ],
@@ -122,3 +123,18 @@ def test_ddp_that_relaunches_the_command_line_is_refused_in_a_local_multirun(mul
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
     with pytest.raises(ConfigError, match="trainer.devices: DDP .* inside a local multirun"):
         check_trainer(OmegaConf.create({"trainer": {}}), trainer)
+
+
+def test_an_unknown_optimizer_fails_naming_the_key_and_the_known_ones():
+    with pytest.raises(
+        ValueError,
+        match=re.escape("optimizer.name: unknown value 'adam'; expected one of ('sgd', 'adamw')"),
+    ):
+        OptimizerConfig(name="adam")
+
+
+def test_the_data_pads_to_the_output_stride_of_the_network_it_feeds():
+    assert config("train", "model.output_stride=16").data.output_stride == 16
+    evaluation = config("evaluate", "ckpt_path=x.ckpt")
+    network = DISModule(model={"backbone": "resnet18", "num_classes": 21, "output_stride": 16})
+    assert evaluation_data(evaluation, network).hparams.output_stride == 16

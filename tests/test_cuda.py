@@ -128,7 +128,9 @@ def test_a_diverging_sample_stops_alike_in_eager_and_replayed_descents(diverging
 
 
 def validate(module: DISModule, batches: list[dict], cuda_graphs: bool) -> dict:
-    callback = IterativeInferenceCallback(tts=10, step_size=20.0, cuda_graphs=cuda_graphs)
+    callback = IterativeInferenceCallback(
+        tts=10, step_size=20.0, schedule=(0, 1, 5, 10), cuda_graphs=cuda_graphs
+    )
     trainer = quiet_trainer(accelerator="gpu", devices=1, callbacks=[callback])
     trainer.validate(module, DataLoader(batches, batch_size=None), verbose=False)
     return callback.results["val"]

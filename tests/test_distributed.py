@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from tests.test_evaluate import evaluation_overrides
 from tests.training_runs import run_entry_point, tiny_overrides
 
 DDP = [
@@ -35,7 +34,7 @@ def distributed(pipeline, tmp_path_factory) -> dict:
         "dis_seg.evaluate",
         "-m",
         f"ckpt_path={checkpoints}",
-        *evaluation_overrides(root),
+        *tiny_overrides(root),
         "tts=0,2",
         step_size,
         f"hydra.sweep.dir={outputs / 'eval'}",
@@ -57,15 +56,18 @@ def distributed(pipeline, tmp_path_factory) -> dict:
 def test_ddp_test_metrics_equal_a_single_process_evaluation_of_the_checkpoint(distributed, stage):
     # 3 test images on 2 ranks: Lightning's default sampler would evaluate one of them twice.
     trained, evaluated, _ = distributed[stage]
-    for key in [f"mIoU_t{t}" for t in range(trained["tts"] + 1)] + ["pixel_accuracy"]:
-        assert evaluated[key] == trained[key], key
-    assert evaluated["per_class_IoU"] == trained["per_class_IoU"]
-    for key in ("tag_mAP", "recon_error"):
-        assert evaluated[key] == pytest.approx(trained[key], rel=1e-5), key
+    assert list(trained["test"]) == ["voc", "idw"]
+    for split, block in trained["test"].items():
+        other = evaluated["test"][split]
+        for key in [f"mIoU_t{t}" for t in range(trained["tts"] + 1)] + ["pixel_accuracy"]:
+            assert other[key] == block[key], (split, key)
+        assert other["per_class_IoU"] == block["per_class_IoU"]
+        for key in ("tag_mAP", "recon_error"):
+            assert other[key] == pytest.approx(block[key], rel=1e-5), (split, key)
 
 
 @pytest.mark.parametrize("stage", [1, 3])
 def test_ddp_epoch_metrics_log_without_lightning_asking_for_sync_dist(distributed, stage):
     *_, output = distributed[stage]
-    assert "val/mIoU_t0" in output or "test/mIoU_t0" in output
+    assert "test/voc/mIoU_t0" in output and "test/idw/mIoU_t0" in output
     assert "sync_dist=True" not in output

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import iterative_inference, predict
+from dis_seg.models import upsample_logits
 
 # Operators that hand a tensor value to the host (``.item()``, ``bool(tensor)``, ``nonzero``):
 # on a GPU each one waits for every kernel queued before it.
@@ -141,3 +142,32 @@ def test_no_step_reads_a_value_back_to_the_host(tiny_model, batch, method):
             )
         assert reads.count == expected, f"{steps} steps, warn={warn}: {reads.count} host reads"
     assert (result.energy[-1] <= result.energy[0]).all()
+
+
+def test_predict_gives_the_argmax_of_the_refined_logits_at_the_image_size(tiny_model, batch):
+    _, _, images = batch
+    calls = []
+    tiny_model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    prediction = predict(tiny_model, images, steps=4, step_size=20.0, record_steps=(0, 2))
+    assert len(calls) == 1
+    with torch.no_grad():
+        u1, v1 = tiny_model.encode(images)
+    result = iterative_inference(tiny_model, u1, v1, images, steps=4, step_size=20.0)
+    for t, u3 in ((0, tiny_model.segment(u1, v1)), (4, result.u3)):
+        expected = upsample_logits(u3.detach(), images.shape[-2:]).argmax(dim=1)
+        assert torch.equal(prediction.labelmap(t), expected)
+    assert torch.equal(prediction.labelmap(), prediction.labelmap(4))
+    assert prediction.labelmap(2).shape == images[:, 0].shape
+    torch.testing.assert_close(prediction.tag_scores(), result.v3.sigmoid())
+    given = predict(tiny_model, images, steps=4, step_size=20.0, features=(u1, v1))
+    assert len(calls) == 2 and torch.equal(given.labelmap(), prediction.labelmap())
+
+
+def test_predicted_labelmaps_keep_to_the_allowed_classes(tiny_model, batch):
+    _, _, images = batch
+    prediction = predict(tiny_model, images, steps=2, step_size=20.0)
+    allowed = torch.zeros(3, 5)
+    allowed[:, 0] = allowed[0, 3] = allowed[1, 1] = allowed[2, 4] = 1
+    labelmap = prediction.labelmap(allowed=allowed)
+    for sample, classes in enumerate(([0, 3], [0, 1], [0, 4])):
+        assert set(labelmap[sample].unique().tolist()) <= set(classes)

@@ -66,7 +66,7 @@ def test_labelmaps_reproduce_the_evaluated_test_mIoU_of_the_checkpoint(predicted
     evaluated = json.loads((pipeline / "stage3" / "metrics.json").read_text())
     assert evaluated["tts"] == TTS
     assert numpy_miou(predictions, labelmaps, 21) == pytest.approx(
-        evaluated[f"mIoU_t{TTS}"], abs=1e-9
+        evaluated["test"]["voc"][f"mIoU_t{TTS}"], abs=1e-9
     )
 
 

@@ -4,13 +4,17 @@ import pytest
 from PIL import Image
 
 from dis_seg.report import main, report
-from tests.test_evaluate import evaluation_overrides
-from tests.training_runs import run_entry_point
+from tests.training_runs import run_entry_point, tiny_overrides
 
 
-def write_job(path, **metrics):
+def write_job(path, idw=None, **metrics):
+    """A job's metrics.json: the ``mIoU_t*`` keyword arguments form the ``voc`` test block,
+    ``idw`` (a dict) the ``idw`` one; the other keyword arguments sit at the top level."""
     path.mkdir(parents=True)
-    (path / "metrics.json").write_text(json.dumps(metrics))
+    voc = {key: value for key, value in metrics.items() if key.startswith("mIoU_t")}
+    job = {key: value for key, value in metrics.items() if key not in voc}
+    job["test"] = {"voc": voc, **({"idw": idw} if idw else {})}
+    (path / "metrics.json").write_text(json.dumps(job))
 
 
 @pytest.fixture
@@ -30,6 +34,8 @@ def sweep(tmp_path):
 
 def test_table_has_ttr_rows_and_tts_columns_filled_from_every_job(sweep):
     assert report(sweep).splitlines() == [
+        "## voc test",
+        "",
         "| ttr \\ tts | 0 | 1 | 2 | 5 |",
         "|---|---:|---:|---:|---:|",
         "| 0 | 10.0 | 11.0 | 12.0 | 15.0 |",
@@ -41,7 +47,22 @@ def test_table_has_ttr_rows_and_tts_columns_filled_from_every_job(sweep):
 
 def test_train_job_contributes_only_steps_up_to_its_tts(tmp_path):
     write_job(tmp_path / "job", stage=3, ttr=2, tts=1, mIoU_t0=0.5, mIoU_t1=0.6, mIoU_t5=0.9)
-    assert report(tmp_path).splitlines()[0] == "| ttr \\ tts | 0 | 1 |"
+    assert report(tmp_path).splitlines()[2] == "| ttr \\ tts | 0 | 1 |"
+
+
+def test_each_test_set_gets_a_table_of_its_own(tmp_path):
+    write_job(tmp_path / "a", stage=3, ttr=2, tts=1, mIoU_t0=0.5, mIoU_t1=0.6, idw={"mIoU_t1": 0.3})
+    tables = report(tmp_path).split("\n\n")
+    assert tables[0] == "## voc test" and tables[2] == "## idw test"
+    assert tables[1].splitlines()[2] == "| 2 | 50.0 | 60.0 |"
+    assert tables[3].splitlines()[2] == "| 2 | 30.0 |"
+
+
+def test_metrics_json_with_one_split_at_its_top_level_counts_as_voc(tmp_path):
+    (tmp_path / "job").mkdir()
+    flat = {"stage": 3, "ttr": 2, "tts": 1, "mIoU_t0": 0.5, "mIoU_t1": 0.6, "tag_mAP": 0.7}
+    (tmp_path / "job" / "metrics.json").write_text(json.dumps(flat))
+    assert report(tmp_path).splitlines()[::4] == ["## voc test", "| 2 | 50.0 | 60.0 |"]
 
 
 def test_report_md_and_png_plot_are_written_and_table_printed(sweep, capsys):
@@ -76,12 +97,15 @@ def test_evaluate_multirun_over_tts_writes_one_metrics_json_per_job_for_the_repo
         "-m",
         f"ckpt_path={checkpoint}",
         "tts=0,1",
-        *(o for o in evaluation_overrides(pipeline.parents[1]) if not o.startswith("tts=")),
+        *tiny_overrides(pipeline.parents[1]),
         f"hydra.sweep.dir={tmp_path}",
     )
     jobs = sorted(path.parent.name for path in tmp_path.rglob("metrics.json"))
     assert jobs == ["tts0", "tts1"]
     trained = json.loads((pipeline / "stage3" / "metrics.json").read_text())
-    assert report(tmp_path).splitlines()[2:] == [
-        f"| {trained['ttr']} | {100 * trained['mIoU_t0']:.1f} | {100 * trained['mIoU_t1']:.1f} |"
-    ]
+    tables = report(tmp_path).split("\n\n")
+    for split, table in zip(("voc", "idw"), tables[1::2], strict=True):
+        block = trained["test"][split]
+        assert table.splitlines()[2:] == [
+            f"| {trained['ttr']} | {100 * block['mIoU_t0']:.1f} | {100 * block['mIoU_t1']:.1f} |"
+        ]

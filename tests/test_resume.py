@@ -207,8 +207,8 @@ def fake_run(folder, config, metrics=True) -> None:
 
 def test_pipeline_refuses_a_run_folder_of_another_config(tmp_path):
     _, folders = stage_folders([f"paths.output_root={tmp_path}"])
-    fake_run(folders[0].folder, {**folders[0].config, "ttr": 7})
-    with pytest.raises(PipelineError, match=r"a stage-1 run of another config \(keys ttr differ"):
+    fake_run(folders[0].folder, {**folders[0].config, "seed": 7})
+    with pytest.raises(PipelineError, match=r"a stage-1 run of another config \(keys seed differ"):
         check_resumable(folders)
 
 

@@ -14,18 +14,34 @@ def network_state(checkpoint_path):
     return {key: value for key, value in state.items() if key.startswith("model.")}
 
 
-def test_metrics_json_holds_stage_steps_and_test_metrics_under_evaluate_names(pipeline):
+def test_metrics_json_holds_one_block_of_test_metrics_per_test_set(pipeline):
     metrics = json.loads((pipeline / "stage3" / "metrics.json").read_text())
     assert (metrics["stage"], metrics["ttr"], metrics["tts"]) == (3, 3, 2)
-    assert {"mIoU_t0", "mIoU_t1", "mIoU_t2", "tag_mAP", "pixel_accuracy"} <= set(metrics)
-    assert all(0 <= metrics[f"mIoU_t{t}"] <= 1 for t in (0, 1, 2))
-    assert list(metrics["per_class_IoU"])[:2] == ["background", "aeroplane"]
+    assert list(metrics["test"]) == ["voc", "idw"]
+    for block in metrics["test"].values():
+        assert {"mIoU_t0", "mIoU_t1", "mIoU_t2", "tag_mAP", "pixel_accuracy"} <= set(block)
+        assert all(0 <= block[f"mIoU_t{t}"] <= 1 for t in (0, 1, 2))
+        assert list(block["per_class_IoU"])[:2] == ["background", "aeroplane"]
+        assert block["non_finite_samples"] == 0
+    assert metrics["test"]["voc"]["mIoU_t0"] != metrics["test"]["idw"]["mIoU_t0"]
     assert {"pseudo/mIoU", "pseudo/mIoU_t0", "tags/cleaned_F1", "tags/noisy_F1"} <= set(
         metrics["training"]
     )
-    assert metrics["non_finite_samples"] == metrics["training"]["pseudo/non_finite_samples"] == 0
+    assert metrics["training"]["pseudo/non_finite_samples"] == 0
     stage1 = json.loads((pipeline / "stage1" / "metrics.json").read_text())
     assert (stage1["stage"], stage1["ttr"], stage1["tts"]) == (1, 0, 0)
+    assert list(stage1["test"]) == ["voc", "idw"]
+
+
+def test_the_evaluation_runs_whatever_the_callbacks_group_holds(tmp_path):
+    run_entry_point(
+        "dis_seg.train", "stage=1", "logger=none", "callbacks=none", *tiny_overrides(tmp_path)
+    )
+    metrics = json.loads(
+        (tmp_path / "outputs" / "synthetic" / "stage1" / "metrics.json").read_text()
+    )
+    assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["voc"])
+    assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["idw"])
 
 
 def test_stage2_keeps_everything_but_subnet2_bitwise_including_bn_statistics(pipeline):

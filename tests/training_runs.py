@@ -10,24 +10,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_overrides(root: Path) -> list[str]:
-    """Overrides for a fast run: 32×32 images, a few images and steps, outputs under ``root``."""
+    """Overrides for a fast run (``debug=tiny``: 32×32 images, a few images and steps), with
+    data and outputs under ``root``."""
     return [
+        "debug=tiny",
         f"paths.data_dir={root / 'data'}",
         f"paths.output_root={root / 'outputs'}",
-        "data.synthetic.size=32",
-        "data.synthetic.num_labelled=8",
-        "data.synthetic.num_tag_only=8",
-        "data.synthetic.num_val=3",
-        "data.synthetic.num_test=3",
-        "data.crop_size=32",
-        "data.batch_size=4",
-        "data.labelled_per_batch=2",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "trainer.enable_progress_bar=false",
-        "trainer.enable_model_summary=false",
-        "ttr=3",
-        "tts=2",
     ]
 
 

@@ -19,7 +19,6 @@ from dis_seg.inference import METHODS
 from dis_seg.models.backbone import RESNETS
 
 STAGES = (1, 2, 3)
-OPTIMIZERS = ("sgd", "adamw")
 
 
 class ConfigError(ValueError):
@@ -36,17 +35,9 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_positive(cfg, "inference.step_size")
     _check_inference_options(cfg)
     _check_choice(cfg, "model.backbone", RESNETS)
-    _check_choice(cfg, "optimizer.name", OPTIMIZERS)
     fraction = _value(cfg, "data.labelled_fraction")
     if not _is_number(fraction) or not 0 < fraction <= 1:
         raise ConfigError(f"data.labelled_fraction: expected a number in (0, 1], got {fraction!r}")
-    batch_size = _check_count(cfg, "data.batch_size", minimum=1)
-    labelled = _value(cfg, "data.labelled_per_batch")
-    if not _is_int(labelled) or not 1 <= labelled <= batch_size:
-        raise ConfigError(
-            f"data.labelled_per_batch: expected an integer in 1..{batch_size} "
-            f"(data.batch_size), got {labelled!r}"
-        )
     _check_count(cfg, "checkpoints.every_n_steps")
 
 
@@ -56,9 +47,6 @@ def check_evaluate_config(cfg: DictConfig) -> None:
     if _value(cfg, "inference.step_size") is not None:
         _check_positive(cfg, "inference.step_size")
     _check_inference_options(cfg)
-    for t in _value(cfg, "schedule"):
-        if not _is_int(t) or t < 0:
-            raise ConfigError(f"schedule: expected integers ≥ 0, got {t!r}")
 
 
 def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
@@ -109,10 +97,14 @@ def _check_count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
 
 
 def _check_inference_options(cfg: DictConfig) -> None:
+    """The keys of the ``inference`` group that train and evaluate share."""
     _check_choice(cfg, "inference.method", METHODS)
     graphs = _value(cfg, "inference.cuda_graphs")
     if not isinstance(graphs, bool):
         raise ConfigError(f"inference.cuda_graphs: expected true or false, got {graphs!r}")
+    for t in _value(cfg, "inference.schedule"):
+        if not _is_int(t) or t < 0:
+            raise ConfigError(f"inference.schedule: expected integers ≥ 0, got {t!r}")
 
 
 def _check_positive(cfg: DictConfig, key: str) -> None:

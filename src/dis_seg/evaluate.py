@@ -1,7 +1,8 @@
 """``python -m dis_seg.evaluate ckpt_path=... tts=N [data=...]``: test-time evaluation only.
 
-Runs the test split through the network and :class:`IterativeInferenceCallback` (one pass
-gives every scheduled t ≤ tts) and writes ``metrics.json`` in the run folder.
+Runs every test split of the data (VOC, and IDW when configured) through the network and
+:class:`~dis_seg.callbacks.IterativeInferenceCallback` (one pass gives every scheduled t ≤ tts)
+and writes ``metrics.json`` in the run folder, one block per split under ``test``.
 """
 
 from __future__ import annotations
@@ -15,30 +16,36 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from dis_seg import CONFIG_DIR
-from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.checkpoints import inference_step_size, load_module
 from dis_seg.config_checks import check_evaluate_config, check_trainer
-from dis_seg.run import test_metrics, write_metrics
+from dis_seg.data import DISDataModule
+from dis_seg.run import evaluation_callback, test_metrics, write_metrics
+from dis_seg.stages import DISModule
+
+
+def evaluation_data(cfg: DictConfig, module: DISModule) -> DISDataModule:
+    """The configured data, its evaluation images padded to a multiple of the output stride of
+    the network being evaluated (the checkpoint's, whatever the data config says)."""
+    output_stride = module.model.backbone.output_stride
+    return instantiate(cfg.data, output_stride=output_stride, _convert_="all")
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Test ``cfg.ckpt_path`` with ``cfg.tts`` steps; return the contents of metrics.json."""
     check_evaluate_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = instantiate(cfg.data, _convert_="all")
-    module, hparams = load_module(cfg.ckpt_path, num_classes=datamodule.num_classes)
+    module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
+    datamodule = evaluation_data(cfg, module)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path)
-    callback = IterativeInferenceCallback(
-        tts=cfg.tts,
-        step_size=step_size,
-        schedule=cfg.schedule,
-        method=cfg.inference.method,
-        cuda_graphs=cfg.inference.cuda_graphs,
-    )
-    trainer = instantiate(cfg.trainer, callbacks=[callback], logger=False)
+    evaluation = evaluation_callback(cfg, cfg.tts, step_size)
+    trainer = instantiate(cfg.trainer, callbacks=[evaluation], logger=False)
     check_trainer(cfg, trainer)
     trainer.test(module, datamodule=datamodule)
-    metrics = {"ckpt_path": str(cfg.ckpt_path), "tts": cfg.tts, **test_metrics(trainer)}
+    metrics = {
+        "ckpt_path": str(cfg.ckpt_path),
+        "tts": cfg.tts,
+        "test": test_metrics(trainer, evaluation),
+    }
     if trainer.is_global_zero:
         write_metrics(Path(HydraConfig.get().runtime.output_dir) / "metrics.json", metrics)
     return metrics

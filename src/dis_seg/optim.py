@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -10,8 +11,9 @@ from torch import nn
 
 @dataclass
 class OptimizerConfig:
-    """``name``: ``sgd`` or ``adamw``; ``head_lr_mult`` multiplies the LR of the subnets;
-    ``poly_power``: LR = lr · (1 − step / total)^power over the run's optimizer steps."""
+    """``name``: a key of :data:`OPTIMIZERS`; ``head_lr_mult`` multiplies the LR of the
+    subnets; ``poly_power``: LR = lr · (1 − step / total)^power over the run's optimizer
+    steps."""
 
     name: str = "sgd"
     lr: float = 0.01
@@ -19,6 +21,24 @@ class OptimizerConfig:
     weight_decay: float = 1e-4
     head_lr_mult: float = 10.0
     poly_power: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer.name: unknown value {self.name!r}; expected one of {tuple(OPTIMIZERS)}"
+            )
+
+
+OPTIMIZERS: dict[str, Callable[[list[dict], OptimizerConfig], torch.optim.Optimizer]] = {
+    "sgd": lambda groups, config: torch.optim.SGD(
+        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    ),
+    "adamw": lambda groups, config: torch.optim.AdamW(
+        groups, lr=config.lr, weight_decay=config.weight_decay
+    ),
+}
+"""Optimizer name → a function of the parameter groups and the config: adding an optimizer is
+one entry here."""
 
 
 def build_optimizer(
@@ -32,14 +52,7 @@ def build_optimizer(
             "lr": config.lr * config.head_lr_mult,
         },
     ]
-    groups = [group for group in groups if group["params"]]
-    if config.name == "sgd":
-        return torch.optim.SGD(
-            groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    if config.name == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"optimizer.name: expected 'sgd' or 'adamw', got {config.name!r}")
+    return OPTIMIZERS[config.name]([group for group in groups if group["params"]], config)
 
 
 def poly_scheduler(

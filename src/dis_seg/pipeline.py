@@ -3,9 +3,18 @@ train``), taking an interrupted pipeline up at the stage and step it reached.
 
 A stage whose folder holds ``metrics.json`` is done and skipped; the others run one after the
 other as ``python -m dis_seg.train stage=N ckpt_path=last [overrides]``, which resumes a stage
-from its ``last.ckpt`` when it has one. A stage folder that holds results of another config
-(other than ``ckpt_path`` and ``paths.output_root``), or results that a later stage would have
-to be rebuilt from the unfinished stage before it, stops the pipeline with a message.
+from its ``last.ckpt`` when it has one. A stage folder that holds results of another config, or
+results that a later stage would have to be rebuilt from the unfinished stage before it, stops
+the pipeline with a message.
+
+A stage folder is of another config when its recorded ``.hydra/config.yaml`` differs from the
+wanted config in a key that stage is compared on: any key but ``ckpt_path``,
+``paths.output_root`` and the keys of later stages (:data:`STAGE_KEYS`). ``ttr``, ``tts``,
+``inference.*``, ``stages.s3.*`` and ``epochs.stage3`` are stage 3's, so a run with other values
+of them takes up the finished stages 1 and 2 and trains stage 3 alone, while a stage 3 started
+with other values is refused, so that its results are never mixed. Stage 2 tests with ``tts``
+and ``inference.*`` too: a finished stage 2 taken up with other values is not tested again, and
+its ``metrics.json`` holds the test at its own ``tts`` and ``inference.*``.
 """
 
 from __future__ import annotations
@@ -26,6 +35,14 @@ from dis_seg.summary import summary_table
 
 STAGES = (1, 2, 3)
 IGNORED_KEYS = ("ckpt_path", "paths.output_root")
+# The keys of each stage, as dotted prefixes: its settings and epochs, and for stage 3 the
+# iterative inference it trains with (ttr, inference.*) and the tts of its test, the pipeline's
+# result. No earlier stage trains with them, so no earlier stage folder is compared on them.
+STAGE_KEYS = {
+    1: ("stages.s1", "epochs.stage1"),
+    2: ("stages.s2", "epochs.stage2"),
+    3: ("stages.s3", "epochs.stage3", "ttr", "tts", "inference"),
+}
 
 
 class PipelineError(RuntimeError):
@@ -78,6 +95,14 @@ def differing_keys(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
     return [] if recorded == wanted else [prefix.rstrip(".")]
 
 
+def is_compared(key: str, stage: int) -> bool:
+    """Whether a stage-``stage`` folder must have been written with the wanted value of the
+    dotted ``key``: every key but :data:`IGNORED_KEYS` and the :data:`STAGE_KEYS` of later
+    stages."""
+    skipped = [*IGNORED_KEYS, *(k for later in STAGES if later > stage for k in STAGE_KEYS[later])]
+    return not any(key == prefix or key.startswith(f"{prefix}.") for prefix in skipped)
+
+
 def check_resumable(folders: list[StageFolder]) -> None:
     """Raise :class:`PipelineError` unless every started stage folder can be taken up."""
     for position, stage in enumerate(folders):
@@ -91,15 +116,14 @@ def check_resumable(folders: list[StageFolder]) -> None:
             )
         recorded = OmegaConf.to_container(OmegaConf.load(recorded_file), resolve=False)
         differ = [
-            key
-            for key in differing_keys(recorded, stage.config)
-            if not key.startswith(IGNORED_KEYS)
+            key for key in differing_keys(recorded, stage.config) if is_compared(key, stage.stage)
         ]
         if differ:
             raise PipelineError(
                 f"{stage.folder} holds a stage-{stage.stage} run of another config (keys "
-                f"{', '.join(differ[:8])} differ): choose another run_name=... for this config, "
-                f"or remove {stage.folder} to train stage {stage.stage} again"
+                f"{', '.join(differ[:8])} differ): remove {stage.folder} to train stage "
+                f"{stage.stage} again from the stages before it, or choose another run_name=... "
+                "to train every stage for this config"
             )
         unfinished = [earlier for earlier in folders[:position] if not earlier.done]
         if unfinished:

@@ -30,15 +30,14 @@ from omegaconf import DictConfig
 from PIL import Image
 from tqdm import tqdm
 
-from dis_seg import CONFIG_DIR
+from dis_seg import CONFIG_DIR, inference
 from dis_seg.checkpoints import inference_step_size, load_module
 from dis_seg.data import VOC_CLASSES
 from dis_seg.data.collate import collate_samples
 from dis_seg.data.images import read_rgb, voc_palette, write_labelmap
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
-from dis_seg.inference import iterative_inference
-from dis_seg.models import DISNet, upsample_logits
+from dis_seg.models import DISNet
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +86,17 @@ def predict_image(
     device = next(model.parameters()).device
     sample = make_sample("", image, torch.zeros(model.num_classes))
     batch = collate_samples([eval_transform()(sample)], model.backbone.output_stride)
-    images = batch["image"].to(device)
-    u1, v1 = model.encode(images)
-    result = iterative_inference(
+    prediction = inference.predict(
         model,
-        u1,
-        v1,
-        images,
+        batch["image"].to(device),
         steps=tts,
         step_size=step_size,
         method=method,
         cuda_graphs=cuda_graphs,
-        return_features=False,
     )
     height, width = image.shape[:2]
-    logits = upsample_logits(result.u3, images.shape[-2:])[0, :, :height, :width]
-    return logits.argmax(dim=0).byte().cpu().numpy(), result.v3[0].sigmoid().cpu()
+    labelmap = prediction.labelmap()[0, :height, :width]
+    return labelmap.byte().cpu().numpy(), prediction.tag_scores()[0].cpu()
 
 
 def overlay(image: np.ndarray, labelmap: np.ndarray, alpha: float = 0.5) -> np.ndarray:

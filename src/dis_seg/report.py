@@ -1,15 +1,16 @@
-"""``python -m dis_seg.report DIR``: the ``ttr × tts`` mIoU table of a multirun folder.
+"""``python -m dis_seg.report DIR``: the ``ttr × tts`` mIoU tables of a multirun folder.
 
-Collects every ``metrics.json`` under DIR (recursively). Rows are ``ttr``, columns the number
-of test-time steps t (the paper's layout). A stage-3 training job tested with ``tts = T``
+Collects every ``metrics.json`` under DIR (recursively), one table per test split (``voc``,
+``idw``). Rows are ``ttr``, columns the number of test-time steps t (the paper's layout). A
+stage-3 training job tested with ``tts = T``
 contributes every ``mIoU_t{t}`` it holds for t ≤ T, so one job fills a whole row. An evaluate
 job contributes under the ``ttr`` of its checkpoint when known (its own ``ttr`` key, or the
 ``metrics.json`` of the training run that wrote the checkpoint), else under a row named after
 the checkpoint; stage-1/2 jobs get a row ``stage N``. A cell fed by several jobs shows their
 mean, with the standard deviation when they differ.
 
-Writes ``report.md`` and ``mIoU_vs_t.png`` (mIoU against t, one line per row) into DIR and
-prints the table.
+Writes ``report.md`` and ``mIoU_vs_t.png`` (mIoU against t, one line per row, one panel per
+split) into DIR and prints the tables.
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ Row = int | str
 Cells = dict[Row, dict[int, list[float]]]
 
 
-def collect(directory: Path) -> Cells:
-    """mIoU values (fractions) by row (ttr, or a label) and test-time step t."""
+def test_blocks(metrics: dict) -> dict[str, dict]:
+    """The test metrics of a ``metrics.json`` by split; a file that holds one split's metrics
+    at its top level (as dis-seg wrote before the IDW test split) gives them as ``voc``."""
+    if "test" in metrics:
+        return metrics["test"]
+    return {"voc": {key: value for key, value in metrics.items() if MIOU_KEY.fullmatch(key)}}
+
+
+def collect(directory: Path) -> dict[str, Cells]:
+    """mIoU values (fractions) by test split, row (ttr, or a label) and test-time step t."""
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a folder")
     paths = sorted(directory.rglob("metrics.json"))
@@ -40,7 +49,7 @@ def collect(directory: Path) -> Cells:
             f"{directory}: no metrics.json under it; expected the folder of a multirun "
             "(python -m dis_seg.train -m ... / python -m dis_seg.evaluate -m ..., or make sweep)"
         )
-    cells: Cells = defaultdict(lambda: defaultdict(list))
+    splits: dict[str, Cells] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for path in paths:
         metrics = json.loads(path.read_text())
         if "stage" not in metrics and "ckpt_path" not in metrics:
@@ -49,11 +58,12 @@ def collect(directory: Path) -> Cells:
                 "or dis_seg.evaluate (no 'ckpt_path')"
             )
         row, tts = row_of(metrics), metrics.get("tts")
-        for key, value in metrics.items():
-            match = MIOU_KEY.fullmatch(key)
-            if match and value is not None and (tts is None or int(match[1]) <= tts):
-                cells[row][int(match[1])].append(value)
-    return cells
+        for split, block in test_blocks(metrics).items():
+            for key, value in block.items():
+                match = MIOU_KEY.fullmatch(key)
+                if match and value is not None and (tts is None or int(match[1]) <= tts):
+                    splits[split][row][int(match[1])].append(value)
+    return splits
 
 
 def row_of(metrics: dict) -> Row:
@@ -96,34 +106,41 @@ def markdown_table(cells: Cells) -> str:
     return "\n".join(lines)
 
 
-def plot_curves(cells: Cells, path: Path) -> None:
-    """Save mean mIoU (percent) against t, one line per row, as a PNG."""
-    figure = Figure(figsize=(6, 4), layout="constrained")
+def plot_curves(splits: dict[str, Cells], path: Path) -> None:
+    """Save mean mIoU (percent) against t, one line per row and one panel per split, as a
+    PNG."""
+    figure = Figure(figsize=(6 * len(splits), 4), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    for row in sorted_rows(cells):
-        steps = sorted(cells[row])
-        means = [100 * statistics.fmean(cells[row][t]) for t in steps]
-        axes.plot(steps, means, marker="o", label=f"ttr={row}" if isinstance(row, int) else row)
-    axes.set_xticks(sorted({t for row in cells.values() for t in row}))
-    axes.set_xlabel("test-time steps t")
-    axes.set_ylabel("test mIoU (%)")
-    axes.grid(alpha=0.3)
-    axes.legend()
+    for axes, (split, cells) in zip(
+        figure.subplots(1, len(splits), squeeze=False)[0], splits.items(), strict=True
+    ):
+        for row in sorted_rows(cells):
+            steps = sorted(cells[row])
+            means = [100 * statistics.fmean(cells[row][t]) for t in steps]
+            label = f"ttr={row}" if isinstance(row, int) else row
+            axes.plot(steps, means, marker="o", label=label)
+        axes.set_xticks(sorted({t for row in cells.values() for t in row}))
+        axes.set_title(f"{split} test")
+        axes.set_xlabel("test-time steps t")
+        axes.set_ylabel("test mIoU (%)")
+        axes.grid(alpha=0.3)
+        axes.legend()
     figure.savefig(path, dpi=120)
 
 
 def report(directory: Path) -> str:
-    """Write ``report.md`` and ``mIoU_vs_t.png`` into ``directory``; return the table."""
-    cells = collect(directory)
-    table = markdown_table(cells)
+    """Write ``report.md`` and ``mIoU_vs_t.png`` into ``directory``; return the tables."""
+    splits = collect(directory)
+    tables = "\n\n".join(
+        f"## {split} test\n\n{markdown_table(cells)}" for split, cells in splits.items()
+    )
     (directory / "report.md").write_text(
         f"# Test mIoU (%) against training-time (ttr) and test-time (tts) steps\n\n"
-        f"From the metrics.json files under `{directory}`.\n\n{table}\n\n"
+        f"From the metrics.json files under `{directory}`.\n\n{tables}\n\n"
         "![mIoU against t](mIoU_vs_t.png)\n"
     )
-    plot_curves(cells, directory / "mIoU_vs_t.png")
-    return table
+    plot_curves(splits, directory / "mIoU_vs_t.png")
+    return tables
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,22 +38,37 @@ def finish_loggers(loggers: list[pl.loggers.Logger]) -> None:
             logger.experiment.finish()
 
 
-def test_metrics(trainer: pl.Trainer, split: str = "test") -> dict[str, Any]:
-    """The final metrics under the names of ``metrics.json``.
+def evaluation_callback(cfg: DictConfig, tts: int, step_size: float) -> IterativeInferenceCallback:
+    """The evaluation every train and evaluate run has, whatever the ``callbacks`` group holds:
+    the mIoU of every scheduled step t ≤ ``tts`` (``inference.*``) on validation and test."""
+    return IterativeInferenceCallback(
+        tts=tts,
+        step_size=step_size,
+        schedule=cfg.inference.schedule,
+        method=cfg.inference.method,
+        cuda_graphs=cfg.inference.cuda_graphs,
+    )
 
-    ``mIoU_t{t}`` for every scheduled t, and ``per_class_IoU`` (by class name) and
-    ``pixel_accuracy`` at t = tts, from :class:`IterativeInferenceCallback`; ``tag_mAP`` and
-    ``recon_error`` of the plain prediction from the module. mIoU values are fractions.
+
+def test_metrics(trainer: pl.Trainer, evaluation: IterativeInferenceCallback) -> dict[str, Any]:
+    """The final test metrics, one block per test split (``voc``, ``idw``), under the names of
+    ``metrics.json``.
+
+    A block holds ``mIoU_t{t}`` for every scheduled t, ``per_class_IoU`` (by class name),
+    ``pixel_accuracy`` at t = tts and ``non_finite_samples`` from ``evaluation``; ``tag_mAP``
+    and ``recon_error`` of the plain prediction from the module. mIoU values are fractions.
     """
-    metrics: dict[str, Any] = {}
-    for callback in trainer.callbacks:
-        if isinstance(callback, IterativeInferenceCallback):
-            metrics.update(callback.results.get(split, {}))
-    for name in ("tag_mAP", "recon_error"):
-        value = trainer.callback_metrics.get(f"{split}/{name}")
-        if value is not None:
-            metrics[name] = float(value)
-    return metrics
+    blocks: dict[str, Any] = {}
+    for split, results in evaluation.results.items():
+        if split.split("/")[0] != "test":
+            continue
+        block = dict(results)
+        for name in ("tag_mAP", "recon_error"):
+            value = trainer.callback_metrics.get(f"{split}/{name}")
+            if value is not None:
+                block[name] = float(value)
+        blocks[split.removeprefix("test").lstrip("/") or "test"] = block
+    return blocks
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

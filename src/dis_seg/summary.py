@@ -1,4 +1,4 @@
-"""``python -m dis_seg.summary RUN_DIR``: the table ``make train`` ends with.
+"""``python -m dis_seg.summary RUN_DIR``: the tables ``make train`` ends with.
 
 Reads ``RUN_DIR/stage1/metrics.json`` and ``RUN_DIR/stage3/metrics.json``.
 """
@@ -18,23 +18,32 @@ def load_metrics(run_dir: Path, stage: int) -> dict:
 
 
 def summary_table(run_dir: Path) -> str:
-    """A Markdown table: baseline versus DIS mIoU, tag mAP, tag cleaning and pseudo labels."""
+    """Markdown tables: baseline versus DIS mIoU and tag mAP on each test split (the paper's
+    VOC and IDW tables side by side), then tag cleaning and pseudo labels of stage 3."""
     baseline, dis = load_metrics(run_dir, 1), load_metrics(run_dir, 3)
     tts, ttr = dis["tts"], dis["ttr"]
-    training = dis.get("training", {})
+    splits = list(dis["test"])
     rows = [
-        ("stage-1 baseline test mIoU", _percent(baseline.get("mIoU_t0"))),
-        ("stage-3 test mIoU, tts=0", _percent(dis.get("mIoU_t0"))),
-        (f"stage-3 test mIoU, tts={tts}", _percent(dis.get(f"mIoU_t{tts}"))),
-        ("stage-1 test tag mAP", _percent(baseline.get("tag_mAP"))),
-        ("stage-3 test tag mAP", _percent(dis.get("tag_mAP"))),
-        ("tag F1, noisy input tags", _percent(training.get("tags/noisy_F1"))),
-        (f"tag F1, cleaned tags (ttr={ttr})", _percent(training.get("tags/cleaned_F1"))),
-        ("pseudo-label mIoU, t=0", _percent(training.get("pseudo/mIoU_t0"))),
-        (f"pseudo-label mIoU, t=ttr={ttr}", _percent(training.get("pseudo/mIoU"))),
+        ("stage-1 baseline test mIoU", baseline["test"], "mIoU_t0"),
+        ("stage-3 test mIoU, tts=0", dis["test"], "mIoU_t0"),
+        (f"stage-3 test mIoU, tts={tts}", dis["test"], f"mIoU_t{tts}"),
+        ("stage-1 test tag mAP", baseline["test"], "tag_mAP"),
+        ("stage-3 test tag mAP", dis["test"], "tag_mAP"),
     ]
-    lines = ["| measure | value |", "|---|---:|"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
+    lines = ["| measure | " + " | ".join(f"{split} test" for split in splits) + " |"]
+    lines.append("|---|" + "---:|" * len(splits))
+    for name, blocks, key in rows:
+        values = [_percent(blocks.get(split, {}).get(key)) for split in splits]
+        lines.append(f"| {name} | " + " | ".join(values) + " |")
+    training = dis.get("training", {})
+    stage3 = [
+        ("tag F1, noisy input tags", training.get("tags/noisy_F1")),
+        (f"tag F1, cleaned tags (ttr={ttr})", training.get("tags/cleaned_F1")),
+        ("pseudo-label mIoU, t=0", training.get("pseudo/mIoU_t0")),
+        (f"pseudo-label mIoU, t=ttr={ttr}", training.get("pseudo/mIoU")),
+    ]
+    lines += ["", "| stage-3 training, last epoch | value |", "|---|---:|"]
+    lines += [f"| {name} | {_percent(value)} |" for name, value in stage3]
     return "\n".join(lines)
 
 

@@ -24,7 +24,14 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import check_num_classes, load_previous_stage, read_checkpoint
 from dis_seg.config_checks import ConfigError, check_train_config, check_trainer
-from dis_seg.run import build_callbacks, build_loggers, finish_loggers, test_metrics, write_metrics
+from dis_seg.run import (
+    build_callbacks,
+    build_loggers,
+    evaluation_callback,
+    finish_loggers,
+    test_metrics,
+    write_metrics,
+)
 
 INTERRUPTED = 128 + signal.SIGTERM
 TRAINING_METRICS = "training_metrics.json"
@@ -58,10 +65,10 @@ def train(cfg: DictConfig) -> dict:
     stage = cfg.stage_config
     resume = resume_path(cfg)
     loggers = build_loggers(cfg)
+    evaluation = evaluation_callback(cfg, stage.test_tts, cfg.inference.step_size)
     try:
-        trainer = instantiate(
-            cfg.trainer, callbacks=build_callbacks(cfg, bool(loggers)), logger=loggers or False
-        )
+        callbacks = [evaluation, *build_callbacks(cfg, bool(loggers))]
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
         check_trainer(cfg, trainer)
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data, _convert_="all")
@@ -71,12 +78,12 @@ def train(cfg: DictConfig) -> dict:
             check_num_classes(checkpoint, resume, module.num_classes)
         elif stage.init_from:
             load_previous_stage(module.model, stage.init_from, cfg.stage)
-        return _fit_and_test(cfg, trainer, module, datamodule, resume)
+        return _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation)
     finally:
         finish_loggers(loggers)
 
 
-def _fit_and_test(cfg, trainer, module, datamodule, resume) -> dict:
+def _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation) -> dict:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
@@ -93,7 +100,7 @@ def _fit_and_test(cfg, trainer, module, datamodule, resume) -> dict:
         "stage": cfg.stage,
         "ttr": cfg.ttr if cfg.stage == 3 else 0,
         "tts": cfg.stage_config.test_tts,
-        **test_metrics(trainer),
+        "test": test_metrics(trainer, evaluation),
     }
     if training:
         metrics["training"] = training

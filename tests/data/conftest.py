@@ -92,6 +92,7 @@ SYNTHETIC = {
     "num_tag_only": 10,
     "num_val": 3,
     "num_test": 2,
+    "num_idw_test": 3,
     "progress": False,
 }
 

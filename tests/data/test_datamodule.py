@@ -1,4 +1,5 @@
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,7 @@ def test_test_loaders_cover_voc_and_a_configured_idw_test_split(synthetic_root):
         idw_test_labelmaps="hidden_labelmaps",
     )
     voc_loader, idw_loader = module.test_dataloader()
-    assert module.test_names == ["voc_test", "idw_test"]
+    assert module.test_names == ["voc", "idw"]
     assert len(voc_loader) == 2 and len(idw_loader) == 10
     assert next(iter(idw_loader))["has_labelmap"].all()
     assert len(datamodule(synthetic_root).test_dataloader()) == 2
@@ -189,7 +190,7 @@ def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch
     monkeypatch.delenv("VOC_ROOT", raising=False)
     monkeypatch.delenv("IDW_ROOT", raising=False)
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(overrides=[f"+data={name}", "+paths=default"])
+        cfg = compose(overrides=[f"+data={name}", "+paths=default", "+model=resnet18"])
     module = instantiate(cfg.data)
     assert isinstance(module, DISDataModule)
     assert module.num_classes == 21
@@ -236,3 +237,16 @@ def test_without_a_val_split_there_is_no_validation_loader(synthetic_root):
 def test_training_crops_keep_the_configured_size_even_off_the_stride(synthetic_root):
     batch = next(iter(datamodule(synthetic_root, crop_size=21, output_stride=8).train_dataloader()))
     assert batch["image"].shape[-2:] == (21, 21)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"batch_size": 0}, "data.batch_size: expected an integer ≥ 1, got 0"),
+        ({"labelled_per_batch": 17}, "data.labelled_per_batch: expected an integer in 1..16"),
+        ({"labelled_per_batch": 0}, "data.labelled_per_batch: expected an integer in 1..16"),
+    ],
+)
+def test_bad_batch_composition_fails_naming_the_key(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DISDataModule(voc_root="x", **{"batch_size": 16, **options})

@@ -6,6 +6,7 @@ import pytest
 from dis_seg.data import VOC_CLASSES, IDWTags, VOCSegmentation, tags_from_description
 from dis_seg.data.idw import read_jsonl
 from dis_seg.data.synthetic import ensure_generated, generate, main
+from tests.data.conftest import SYNTHETIC
 
 TINY = {"size": 16, "num_labelled": 3, "num_tag_only": 3, "num_val": 1, "num_test": 1}
 
@@ -46,6 +47,15 @@ def test_idw_part_reads_with_noisy_tags_and_hidden_truth(synthetic_root):
         assert not sample["has_labelmap"] and sample["has_hidden"]
         present = np.unique(sample["hidden_labelmap"])
         assert sample["clean_tags"].nonzero().flatten().tolist() == sorted({0, *present.tolist()})
+
+
+def test_idw_test_split_reads_labelled_with_the_true_tags(synthetic_root):
+    dataset = IDWTags(synthetic_root / "IDW", "test_annotations.jsonl", labelmaps="labelmaps")
+    assert len(dataset) == SYNTHETIC["num_idw_test"]
+    for sample in dataset:
+        assert sample["has_labelmap"] and sample["has_hidden"]
+        present = np.unique(sample["labelmap"])
+        assert sample["tags"].nonzero().flatten().tolist() == sorted({0, *present.tolist()})
 
 
 def test_descriptions_name_exactly_the_noisy_tags(synthetic_root):
@@ -89,11 +99,16 @@ def test_unknown_class_is_rejected(tmp_path):
 
 def test_command_line_writes_both_formats(tmp_path, capsys):
     options = "--size 16 --num-labelled 2 --num-tag-only 2 --num-val 1 --num-test 1"
+    options += " --num-idw-test 1"
     main([*f"--out {tmp_path} {options} --tag-noise 0 0 --classes 3".split()])
     assert (tmp_path / "VOC2012/ImageSets/Segmentation/train.txt").read_text() == (
         "train_00000\ntrain_00001\n"
     )
-    assert len(list((tmp_path / "IDW/images").iterdir())) == 2
+    images = sorted(path.name for path in (tmp_path / "IDW/images").iterdir())
+    assert images == ["web_00000.jpg", "web_00001.jpg", "web_test_00000.jpg"]
+    assert [p.name for p in (tmp_path / "IDW/labelmaps").iterdir()] == ["web_test_00000.png"]
+    test_split = (tmp_path / "IDW/test_annotations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["image"] for line in test_split] == ["web_test_00000.jpg"]
     params = json.loads((tmp_path / "synthetic.json").read_text())
     assert params["classes"] == ["aeroplane", "bicycle", "bird"]
     assert params["tag_noise"] == [0.0, 0.0]

@@ -8,16 +8,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
-from torchmetrics import MeanMetric, Metric, SumMetric
+from torchmetrics import MeanMetric, SumMetric
 
-from dis_seg.inference import METHODS, iterative_inference, warn_if_stopped
+from dis_seg.inference import METHODS, predict, warn_if_stopped
 from dis_seg.metrics import SegmentationMetric
-from dis_seg.models import upsample_logits
-
-DEFAULT_SCHEDULE = (0, 1, 2, 5, 10, 20, 30)
+from dis_seg.stages.base import test_splits
 
 
-def step_schedule(tts: int, schedule: Iterable[int] = DEFAULT_SCHEDULE) -> list[int]:
+def step_schedule(tts: int, schedule: Iterable[int]) -> list[int]:
     """The steps t to evaluate: ``schedule`` ∩ [0, tts], plus ``tts`` itself."""
     if tts < 0:
         raise ValueError(f"tts: expected ≥ 0, got {tts}")
@@ -28,12 +26,13 @@ class IterativeInferenceCallback(pl.Callback):
     """Runs ``tts`` steps of iterative inference on every validation and test batch.
 
     Reuses the ``u1``/``v1`` that the module's step returns (no second backbone pass) and
-    updates one confusion matrix per scheduled step t. Logs ``{split}/mIoU_t{t}`` and
-    ``{split}/recon_error_t{t}`` for every t, at ``t = tts`` the per-class IoU
-    (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``, and ``{split}/non_finite_samples``
-    (samples whose energy turned non-finite: one warning per epoch gives their count); with a
-    W&B logger also a line plot of mIoU against t. Results of the last epoch are kept in
-    ``results[split]``.
+    updates one confusion matrix per scheduled step t and split: ``val``, and ``test/<name>``
+    for each test loader (:func:`~dis_seg.stages.base.test_splits`: ``test/voc``,
+    ``test/idw``). Logs ``{split}/mIoU_t{t}`` and ``{split}/recon_error_t{t}`` for every t, at
+    ``t = tts`` the per-class IoU (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``, and
+    ``{split}/non_finite_samples`` (samples whose energy turned non-finite: one warning per
+    epoch gives their count); with a W&B logger also a line plot of mIoU against t. Results of
+    the last epoch are kept in ``results[split]``.
 
     ``method`` and ``cuda_graphs`` are those of
     :func:`~dis_seg.inference.iterative_inference`.
@@ -41,9 +40,9 @@ class IterativeInferenceCallback(pl.Callback):
 
     def __init__(
         self,
-        tts: int = 30,
-        step_size: float = 1.0,
-        schedule: Iterable[int] = DEFAULT_SCHEDULE,
+        tts: int,
+        step_size: float,
+        schedule: Iterable[int],
         method: str = "auto",
         cuda_graphs: bool = True,
     ) -> None:
@@ -54,60 +53,63 @@ class IterativeInferenceCallback(pl.Callback):
         self.tts, self.step_size = tts, step_size
         self.method, self.cuda_graphs = method, cuda_graphs
         self.steps = step_schedule(tts, schedule)
+        self.splits: list[str] = []
         self.metrics: dict[str, _CurveMetrics] = {}
         self.results: dict[str, dict[str, Any]] = {}
 
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        num_classes = pl_module.model.num_classes
-        self.metrics = {split: _CurveMetrics(num_classes, self.steps) for split in ("val", "test")}
-
     def on_validation_epoch_start(self, trainer, pl_module):
-        self.metrics["val"].to(pl_module.device)
+        self._start(["val"], pl_module)
 
     def on_test_epoch_start(self, trainer, pl_module):
-        self.metrics["test"].to(pl_module.device)
+        self._start(test_splits(trainer), pl_module)
 
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ):
-        self._update("val", pl_module, outputs, batch)
+        self._update(self.splits[dataloader_idx], pl_module, outputs, batch)
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self._update("test", pl_module, outputs, batch)
+        self._update(self.splits[dataloader_idx], pl_module, outputs, batch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         if not trainer.sanity_checking:
-            self._log_epoch("val", trainer, pl_module)
-        self._reset("val")
+            self._log_epoch(trainer, pl_module)
 
     def on_test_epoch_end(self, trainer, pl_module):
-        self._log_epoch("test", trainer, pl_module)
-        self._reset("test")
+        self._log_epoch(trainer, pl_module)
+
+    def _start(self, splits: list[str], pl_module) -> None:
+        self.splits = splits
+        num_classes = pl_module.model.num_classes
+        self.metrics = {
+            split: _CurveMetrics(num_classes, self.steps).to(pl_module.device) for split in splits
+        }
 
     def _update(self, split: str, pl_module, outputs: dict[str, torch.Tensor], batch) -> None:
         images, labelmap = batch["image"], batch["labelmap"]
-        result = iterative_inference(
+        prediction = predict(
             pl_module.model,
-            outputs["u1"],
-            outputs["v1"],
             images,
             steps=self.tts,
             step_size=self.step_size,
+            features=(outputs["u1"], outputs["v1"]),
             record_steps=self.steps,
             method=self.method,
             cuda_graphs=self.cuda_graphs,
-            return_features=False,
             warn_non_finite=False,
         )
         metrics = self.metrics[split]
-        metrics.stopped.update(result.stopped.sum())
+        metrics.stopped.update(prediction.result.stopped.sum())
         metrics.samples.update(len(images))
         for t in self.steps:
-            prediction = upsample_logits(result.u3_at[t], labelmap.shape[-2:]).argmax(dim=1)
-            metrics.segmentation[str(t)].update(prediction, labelmap)
-            metrics.recon_error[str(t)].update(result.energy[t])
+            metrics.segmentation[str(t)].update(prediction.labelmap(t), labelmap)
+            metrics.recon_error[str(t)].update(prediction.result.energy[t])
 
-    def _log_epoch(self, split: str, trainer: pl.Trainer, pl_module) -> None:
+    def _log_epoch(self, trainer: pl.Trainer, pl_module) -> None:
+        for split in self.splits:
+            self._log_split(split, trainer, pl_module)
+
+    def _log_split(self, split: str, trainer: pl.Trainer, pl_module) -> None:
         metrics = self.metrics[split]
         results: dict[str, Any] = {}
         for t in self.steps:
@@ -144,10 +146,6 @@ class IterativeInferenceCallback(pl.Callback):
         for logger in loggers:
             logger.experiment.log({f"{split}/mIoU_curve": plot}, commit=False)
 
-    def _reset(self, split: str) -> None:
-        if split in self.metrics:
-            self.metrics[split].reset()
-
 
 class _CurveMetrics(torch.nn.Module):
     """One confusion matrix and one mean reconstruction error per scheduled step t, and the
@@ -160,8 +158,3 @@ class _CurveMetrics(torch.nn.Module):
         )
         self.recon_error = torch.nn.ModuleDict({str(t): MeanMetric() for t in steps})
         self.stopped, self.samples = SumMetric(), SumMetric()
-
-    def reset(self) -> None:
-        for metric in self.modules():
-            if isinstance(metric, Metric):
-                metric.reset()

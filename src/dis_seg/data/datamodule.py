@@ -17,7 +17,8 @@ evaluation batches keep each image at its original size, padded to a multiple of
 ``output_stride``; crop predictions back with ``orig_size``.
 
 The test loaders are VOC ``test_split`` and, when ``idw_test_annotations`` is set, the
-labelled IDW test split, named in ``test_names`` (one loader, or a list of two). Without
+labelled IDW test split, named ``voc`` and ``idw`` in ``test_names`` (one loader, or a list
+of two; metrics are logged per name). Without
 ``val_split`` there is no validation loader.
 
 The training loader is a torchdata ``StatefulDataLoader``, whose state holds its sampler's
@@ -126,8 +127,13 @@ class DISDataModule(pl.LightningDataModule):
         self.num_classes = num_classes
         if len(self.class_names) != num_classes:
             raise ValueError(f"num_classes={num_classes} but {len(self.class_names)} class names")
-        if not 1 <= labelled_per_batch <= batch_size:
-            raise ValueError(f"labelled_per_batch must be in 1..{batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"data.batch_size: expected an integer ≥ 1, got {batch_size!r}")
+        if not isinstance(labelled_per_batch, int) or not 1 <= labelled_per_batch <= batch_size:
+            raise ValueError(
+                f"data.labelled_per_batch: expected an integer in 1..{batch_size} "
+                f"(data.batch_size), got {labelled_per_batch!r}"
+            )
         if generate_if_missing and not synthetic:
             raise ValueError("generate_if_missing needs the generator arguments in `synthetic`")
         self.test_names: list[str] = []
@@ -151,12 +157,12 @@ class DISDataModule(pl.LightningDataModule):
             self.test_sets, self.test_names = [], []
             if hp.test_split:
                 self.test_sets.append(self._voc(hp.test_split, eval_transform()))
-                self.test_names.append(f"voc_{hp.test_split}")
+                self.test_names.append("voc")
             if hp.idw_test_annotations:
                 self.test_sets.append(
                     self._idw(hp.idw_test_annotations, eval_transform(), hp.idw_test_labelmaps)
                 )
-                self.test_names.append("idw_test")
+                self.test_names.append("idw")
 
     def _voc(self, split: str, transform) -> VOCSegmentation:
         if self.hparams.voc_root is None:

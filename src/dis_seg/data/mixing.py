@@ -59,7 +59,7 @@ class MixedBatchSampler(Sampler[Plan]):
         tag_only_per_batch: int,
         seed: int = 0,
     ) -> None:
-        if num_labelled < 1 or labelled_per_batch < 1:
+        if num_labelled < 1:
             raise ValueError("batches need labelled samples")
         if tag_only_per_batch < 0 or (tag_only_per_batch > 0 and num_tag_only < 1):
             raise ValueError("mixed batches need tag-only samples")

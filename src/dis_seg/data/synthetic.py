@@ -8,10 +8,12 @@ Run ``python -m dis_seg.data.synthetic --out DIR`` (``--help`` lists the options
         SegmentationClass/<id>.png        palette PNG labelmaps
         ImageSets/Segmentation/{train,val,test}.txt
       IDW/                                tag-only images (read with IDWTags)
-        images/<id>.jpg
-        annotations.jsonl                 noisy tags and a description per image
-        clean_tags.jsonl                  the true tags, kept aside
-        hidden_labelmaps/<id>.png         the true labelmaps, kept aside
+        images/<id>.jpg                   the tag-only images and the IDW test images
+        annotations.jsonl                 noisy tags and a description per tag-only image
+        clean_tags.jsonl                  their true tags, kept aside
+        hidden_labelmaps/<id>.png         their true labelmaps, kept aside
+        test_annotations.jsonl            the IDW test split: true tags and a description
+        labelmaps/<id>.png                its labelmaps
       synthetic.json                      the generator parameters, written last
 
 Each of the 20 VOC object classes has its own colour, texture and shape. An image has a
@@ -48,7 +50,7 @@ COLOURS = (
     (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
     (170, 255, 195), (128, 128, 0), (255, 215, 180), (0, 0, 128), (255, 255, 255),
 )  # fmt: skip
-PARTS = {"train": 0, "val": 1, "test": 2, "tag_only": 3}
+PARTS = {"train": 0, "val": 1, "test": 2, "tag_only": 3, "idw_test": 4}
 JPEG_QUALITY = 90
 
 
@@ -179,18 +181,19 @@ def _write_voc_image(voc: Path, image_id: str, image: np.ndarray, labelmap: np.n
 
 def _write_idw_image(
     idw: Path,
-    index: int,
+    stem: str,
+    labelmaps: str,
     image: np.ndarray,
     labelmap: np.ndarray,
     classes: Sequence[int],
     tag_noise: Sequence[float],
     rng: np.random.Generator,
 ) -> tuple[str, str]:
-    """Write a tag-only image and its hidden labelmap; returns its annotation and clean-tags
-    JSON lines."""
-    name = f"web_{index:05d}.jpg"
+    """Write an IDW image and its labelmap into ``idw/labelmaps``; returns its annotation (tags
+    with ``tag_noise`` = (drop, add)) and clean-tags JSON lines."""
+    name = f"{stem}.jpg"
     _save_jpeg(idw / "images" / name, image)
-    write_labelmap(idw / "hidden_labelmaps" / f"web_{index:05d}.png", labelmap)
+    write_labelmap(idw / labelmaps / f"{stem}.png", labelmap)
     clean = [int(c) for c in np.unique(labelmap) if c != 0]
     tags = noisy_tags(clean, classes, *tag_noise, rng)
     annotation = {
@@ -218,13 +221,15 @@ def generate(
     num_tag_only: int = 200,
     num_val: int = 50,
     num_test: int = 50,
+    num_idw_test: int = 50,
     tag_noise: Sequence[float] = (0.1, 0.1),
     classes: Sequence[str] | None = None,
     progress: bool = True,
 ) -> Path:
     """Write the synthetic data set under ``out`` (layout above); returns ``out``.
 
-    ``tag_noise`` is (drop, add); ``classes`` restricts the object classes (default: all 20).
+    ``tag_noise`` is (drop, add) of the tag-only images' tags (the IDW test split keeps its
+    true tags); ``classes`` restricts the object classes (default: all 20).
     """
     params = _parameters(locals())
     out = Path(out)
@@ -236,17 +241,33 @@ def generate(
     voc, idw = out / "VOC2012", out / "IDW"
     (out / "synthetic.json").unlink(missing_ok=True)
     folders = ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"]
-    for folder in [*(voc / f for f in folders), idw / "images", idw / "hidden_labelmaps"]:
+    idw_folders = ["images", "hidden_labelmaps", "labelmaps"]
+    for folder in [*(voc / f for f in folders), *(idw / f for f in idw_folders)]:
         folder.mkdir(parents=True, exist_ok=True)
-    counts = {"train": num_labelled, "val": num_val, "test": num_test, "tag_only": num_tag_only}
+    counts = {
+        "train": num_labelled,
+        "val": num_val,
+        "test": num_test,
+        "tag_only": num_tag_only,
+        "idw_test": num_idw_test,
+    }
+    # IDW part → (file name prefix, labelmap folder, tag noise)
+    idw_parts = {
+        "tag_only": ("web", "hidden_labelmaps", tag_noise),
+        "idw_test": ("web_test", "labelmaps", (0.0, 0.0)),
+    }
     bar = tqdm(total=sum(counts.values()), desc="synthetic images", disable=not progress)
     for part, count in counts.items():
         records = []
         for index in range(count):
             rng = np.random.default_rng([seed, PARTS[part], index])
             image, labelmap = render_image(size, class_ids, rng)
-            if part == "tag_only":
-                record = _write_idw_image(idw, index, image, labelmap, class_ids, tag_noise, rng)
+            if part in idw_parts:
+                prefix, labelmaps, noise = idw_parts[part]
+                stem = f"{prefix}_{index:05d}"
+                record = _write_idw_image(
+                    idw, stem, labelmaps, image, labelmap, class_ids, noise, rng
+                )
             else:
                 record = _write_voc_image(voc, f"{part}_{index:05d}", image, labelmap)
             records.append(record)
@@ -254,6 +275,8 @@ def generate(
         if part == "tag_only":
             (idw / "annotations.jsonl").write_text("".join(f"{a}\n" for a, _ in records))
             (idw / "clean_tags.jsonl").write_text("".join(f"{c}\n" for _, c in records))
+        elif part == "idw_test":
+            (idw / "test_annotations.jsonl").write_text("".join(f"{a}\n" for a, _ in records))
         else:
             split_file = voc / "ImageSets" / "Segmentation" / f"{part}.txt"
             split_file.write_text("".join(f"{r}\n" for r in records))
@@ -283,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--num-tag-only", type=int, default=200, help="IDW images")
     parser.add_argument("--num-val", type=int, default=50, help="VOC val images")
     parser.add_argument("--num-test", type=int, default=50, help="VOC test images")
+    parser.add_argument("--num-idw-test", type=int, default=50, help="IDW test images")
     parser.add_argument(
         "--tag-noise",
         type=float,
@@ -312,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         num_tag_only=args.num_tag_only,
         num_val=args.num_val,
         num_test=args.num_test,
+        num_idw_test=args.num_idw_test,
         tag_noise=tuple(args.tag_noise),
         classes=classes,
     )

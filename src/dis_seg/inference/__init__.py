@@ -1,6 +1,7 @@
 """Iterative inference: the descent loop (:mod:`.descent`), its two methods (:mod:`.autograd`,
-:mod:`.fast`), CUDA-graph replay (:mod:`.graphs`) and the call that picks among them
-(:mod:`.iterative`). Imports run one way: iterative → graphs, methods → descent."""
+:mod:`.fast`), CUDA-graph replay (:mod:`.graphs`), the call that picks among them
+(:mod:`.iterative`) and the one prediction call built on it (:mod:`.prediction`). Imports run
+one way: prediction → iterative → graphs, methods → descent."""
 
 from dis_seg.inference.fast import fast_inference_obstacle, supports_fast_inference
 from dis_seg.inference.iterative import (
@@ -11,13 +12,16 @@ from dis_seg.inference.iterative import (
     resolve_method,
     warn_if_stopped,
 )
+from dis_seg.inference.prediction import Prediction, predict
 
 __all__ = [
     "METHODS",
     "IterativeInferenceResult",
     "Method",
+    "Prediction",
     "fast_inference_obstacle",
     "iterative_inference",
+    "predict",
     "resolve_method",
     "supports_fast_inference",
     "warn_if_stopped",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 
 from dis_seg.losses import reconstruction_loss, tag_loss
 from dis_seg.metrics import tag_average_precision
@@ -16,13 +16,26 @@ from dis_seg.optim import OptimizerConfig, build_optimizer, poly_scheduler
 COMPONENTS = ("backbone", "labelmap_head", "reconstruction_head", "tag_fusion", "tag_head")
 
 
+def test_splits(trainer: pl.Trainer) -> list[str]:
+    """The name each test loader's metrics are logged under, in loader order: ``test/<name>``
+    for the datamodule's ``test_names`` (``test/voc``, ``test/idw``), else ``test`` for one
+    loader and ``test/<index>`` for several."""
+    loaders = trainer.test_dataloaders
+    count = len(loaders) if isinstance(loaders, list | tuple) else 1
+    names = list(getattr(trainer.datamodule, "test_names", None) or [])
+    if len(names) != count:
+        names = [str(index) for index in range(count)] if count > 1 else []
+    return [f"test/{name}" for name in names] or ["test"]
+
+
 class DISModule(pl.LightningModule):
     """A DIS training stage: trains the components listed in ``trainable`` and freezes the rest.
 
     Frozen components have ``requires_grad=False`` and stay in eval mode, so their BatchNorm
-    statistics do not move. Validation and test steps log the losses, tag mAP (object classes)
-    and reconstruction error of the plain prediction, and return the features ``u1``/``v1`` so
-    that :class:`~dis_seg.callbacks.IterativeInferenceCallback` refines them without a second
+    statistics do not move. Validation and test steps log the tag loss, tag mAP (object classes)
+    and reconstruction error of the plain prediction per split (``val``, and ``test/<name>`` for
+    each test loader, :func:`test_splits`), and return the features ``u1``/``v1`` so that
+    :class:`~dis_seg.callbacks.IterativeInferenceCallback` refines them without a second
     backbone pass.
 
     Args:
@@ -46,11 +59,9 @@ class DISModule(pl.LightningModule):
         self.class_names = list(class_names) if class_names else None
         for name in COMPONENTS:
             getattr(self.model, name).requires_grad_(name in self.trainable)
-        num_classes = self.model.num_classes
-        self.tag_map = torch.nn.ModuleDict(
-            {split: tag_average_precision(num_classes) for split in ("val", "test")}
-        )
-        self.recon_error = torch.nn.ModuleDict({split: MeanMetric() for split in ("val", "test")})
+        self.evaluation_splits: list[str] = []
+        self.tag_map: dict[str, Metric] = {}
+        self.recon_error: dict[str, MeanMetric] = {}
         self.train()
 
     @property
@@ -106,19 +117,34 @@ class DISModule(pl.LightningModule):
     def log_synced(self, name: str, value: float | torch.Tensor) -> None:
         """Log an epoch value that every DDP rank already holds (a computed torchmetrics result):
         the max over ranks leaves it exact, and Lightning does not ask for ``sync_dist``."""
-        self.log(name, value, sync_dist=True, reduce_fx="max")
+        self.log(name, value, sync_dist=True, reduce_fx="max", add_dataloader_idx=False)
 
-    def validation_step(self, batch: dict[str, Any], batch_index: int) -> dict[str, torch.Tensor]:
-        return self._evaluation_step("val", batch)
+    def on_validation_epoch_start(self) -> None:
+        self._start_evaluation(["val"])
 
-    def test_step(self, batch: dict[str, Any], batch_index: int) -> dict[str, torch.Tensor]:
-        return self._evaluation_step("test", batch)
+    def on_test_epoch_start(self) -> None:
+        self._start_evaluation(test_splits(self.trainer))
+
+    def validation_step(
+        self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0
+    ) -> dict[str, torch.Tensor]:
+        return self._evaluation_step(self.evaluation_splits[dataloader_idx], batch)
+
+    def test_step(
+        self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0
+    ) -> dict[str, torch.Tensor]:
+        return self._evaluation_step(self.evaluation_splits[dataloader_idx], batch)
 
     def on_validation_epoch_end(self) -> None:
-        self._log_evaluation_epoch("val")
+        self._log_evaluation_epoch()
 
     def on_test_epoch_end(self) -> None:
-        self._log_evaluation_epoch("test")
+        self._log_evaluation_epoch()
+
+    def _start_evaluation(self, splits: list[str]) -> None:
+        self.evaluation_splits = splits
+        self.tag_map = {s: tag_average_precision(self.num_classes).to(self.device) for s in splits}
+        self.recon_error = {split: MeanMetric().to(self.device) for split in splits}
 
     def _evaluation_step(self, split: str, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         images, tags = batch["image"], batch["tags"]
@@ -126,12 +152,15 @@ class DISModule(pl.LightningModule):
         self.tag_map[split].update(out.v3.sigmoid()[:, 1:], tags[:, 1:].long())
         self.recon_error[split].update(reconstruction_loss(out.z3, images, reduction="none"))
         self.log(
-            f"{split}/tag_loss", tag_loss(out.v3, tags), batch_size=len(images), sync_dist=True
+            f"{split}/tag_loss",
+            tag_loss(out.v3, tags),
+            batch_size=len(images),
+            sync_dist=True,
+            add_dataloader_idx=False,
         )
         return {"u1": out.u1, "v1": out.v1}
 
-    def _log_evaluation_epoch(self, split: str) -> None:
-        self.log_synced(f"{split}/tag_mAP", self.tag_map[split].compute())
-        self.log_synced(f"{split}/recon_error", self.recon_error[split].compute())
-        self.tag_map[split].reset()
-        self.recon_error[split].reset()
+    def _log_evaluation_epoch(self) -> None:
+        for split in self.evaluation_splits:
+            self.log_synced(f"{split}/tag_mAP", self.tag_map[split].compute())
+            self.log_synced(f"{split}/recon_error", self.recon_error[split].compute())

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dis_seg.inference import iterative_inference
-from dis_seg.models import DISNet, upsample_logits
+from dis_seg.inference import predict
+from dis_seg.models import DISNet
 
 
 @dataclass
@@ -46,33 +46,26 @@ def make_pseudo_labels(
     warned about here but returned in ``stopped``, for a count over the epoch. ``method`` and
     ``cuda_graphs`` are those of :func:`~dis_seg.inference.iterative_inference`.
     """
-    result = iterative_inference(
+    prediction = predict(
         model,
-        u1,
-        v1,
         images,
         steps=ttr,
         step_size=step_size,
+        features=(u1, v1),
         tags=tags,
         tag_weight=tag_weight,
         record_steps=(0,),
         method=method,
         cuda_graphs=cuda_graphs,
-        return_features=False,
         warn_non_finite=False,
     )
-    cleaned = tags.clone() if ttr == 0 else (result.v3.sigmoid() >= tag_threshold).to(tags.dtype)
+    refined = prediction.tag_scores() >= tag_threshold
+    cleaned = tags.clone() if ttr == 0 else refined.to(tags.dtype)
     cleaned[:, 0] = 1.0
-    allowed = cleaned if suppress_absent else torch.ones_like(cleaned)
-
-    def labelmap_of(u3: torch.Tensor) -> torch.Tensor:
-        logits = upsample_logits(u3, images.shape[-2:])
-        logits = logits.masked_fill(~allowed.bool()[:, :, None, None], float("-inf"))
-        return logits.argmax(dim=1)
-
+    allowed = cleaned if suppress_absent else None
     return PseudoLabels(
-        labelmap=labelmap_of(result.u3),
+        labelmap=prediction.labelmap(allowed=allowed),
         tags=cleaned,
-        initial_labelmap=labelmap_of(result.u3_at[0]),
-        stopped=result.stopped,
+        initial_labelmap=prediction.labelmap(0, allowed=allowed),
+        stopped=prediction.result.stopped,
     )
