@@ -60,14 +60,15 @@ def test_metrics(trainer: pl.Trainer, evaluation: IterativeInferenceCallback) ->
     """
     blocks: dict[str, Any] = {}
     for split, results in evaluation.results.items():
-        if split.split("/")[0] != "test":
+        kind, _, test_set = split.partition("/")
+        if kind != "test":
             continue
         block = dict(results)
         for name in ("tag_mAP", "recon_error"):
             value = trainer.callback_metrics.get(f"{split}/{name}")
             if value is not None:
                 block[name] = float(value)
-        blocks[split.removeprefix("test").lstrip("/") or "test"] = block
+        blocks[test_set or "test"] = block
     return blocks
 
 

@@ -105,11 +105,16 @@ def run_captured(
 
 
 def graph_key(
-    modules: list[nn.Module], descent_settings: Hashable, inputs: tuple[torch.Tensor | None, ...]
+    modules: list[nn.Module],
+    descent: Descent,
+    descent_settings: Hashable,
+    inputs: tuple[torch.Tensor | None, ...],
 ) -> Hashable:
     """What decides whether a captured graph can serve: the descent's settings, the inputs'
-    shapes and types, and the memory of every parameter of the ``modules`` the descent runs (a
-    graph reads them by address, so it follows in-place updates but not replaced tensors)."""
+    shapes and types, the objects it reads besides them (``descent.read_by_graphs()``) and the
+    memory of every parameter of the ``modules`` the descent runs (a graph reads them by
+    address, so it follows in-place updates but not replaced tensors)."""
     layout = tuple(None if t is None else (t.shape, t.dtype) for t in inputs)
+    read = tuple(id(thing) for thing in descent.read_by_graphs())
     parameters = tuple(p.data_ptr() for module in modules for p in module.parameters())
-    return descent_settings, layout, parameters
+    return descent_settings, layout, read, parameters

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import torch
@@ -155,23 +155,14 @@ def iterative_inference(
             descent = AutogradDescent(model, tag_weight, steps, step_size, record)
         inputs = descent.inputs(u1, v1, target, tags)
         if cuda_graphs and u1.is_cuda:
-            read = tuple(id(thing) for thing in descent.read_by_graphs())
-            settings = (chosen, steps, record, step_size, tag_weight, read)
-            key = graph_key(modules, settings, inputs)
+            settings = (chosen, steps, record, step_size, tag_weight)
+            key = graph_key(modules, descent, settings, inputs)
             output = run_captured(model, key, descent, inputs)
         else:
             output = descent(*inputs)
         refined_u1, refined_v1 = descent.features(output, u1, v1, return_features)
-    result = IterativeInferenceResult(
-        u1=refined_u1,
-        v1=refined_v1,
-        u3=output.u3,
-        v3=output.v3,
-        z3=output.z3,
-        energy=output.energy,
-        stopped=output.stopped,
-        u3_at=output.u3_at,
-    )
+    predictions = {field.name: getattr(output, field.name) for field in fields(Refined)}
+    result = IterativeInferenceResult(u1=refined_u1, v1=refined_v1, **predictions)
     if warn_non_finite:
         warn_if_stopped(int(result.stopped.sum()), len(result.stopped), "iterative inference")
     return result
