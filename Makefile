@@ -6,6 +6,8 @@ RUN_DIR ?= outputs/synthetic
 # The checkpoint `make eval` evaluates
 CKPT ?= $(RUN_DIR)/stage3/checkpoints/last.ckpt
 PYTHON := $(VENV)/bin/python
+# The dis-seg commands (pyproject.toml [project.scripts]), installed by `make install`
+BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval sweep report predict
@@ -27,20 +29,20 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 train-stage1 train-stage2 train-stage3: train-stage%: install
-	$(PYTHON) -m dis_seg.train stage=$* $(ARGS)
+	$(BIN)/dis-seg-train stage=$* $(ARGS)
 
 train: install
-	$(PYTHON) -m dis_seg.pipeline $(ARGS)
+	$(BIN)/dis-seg-pipeline $(ARGS)
 
 eval: install
-	$(PYTHON) -m dis_seg.evaluate ckpt_path=$(CKPT) $(ARGS)
+	$(BIN)/dis-seg-eval ckpt_path=$(CKPT) $(ARGS)
 
 # Sweeps (docs/SWEEPS.md). `make sweep`: one stage-3 model per SWEEP_TTR, all from the stage-2
 # checkpoint of RUN_DIR and each tested with SWEEP_TMAX steps (which fills its whole row of the
 # table), then the model of ttr=SWEEP_TMAX evaluated at each SWEEP_TTS into
 # SWEEP_DIR/eval/<its job folder's name>; then the report. SWEEP_CKPT: by default the last.ckpt
-# of each ttr=SWEEP_TMAX job of that training, from the same overrides (python -m
-# dis_seg.sweeps). ARGS go to both entry points (seed, data.*, paths.*, trainer.*), TRAIN_ARGS
+# of each ttr=SWEEP_TMAX job of that training, from the same overrides (dis-seg-sweeps).
+# ARGS go to both entry points (seed, data.*, paths.*, trainer.*), TRAIN_ARGS
 # to train only (also sweeps such as seed=0,1,2).
 SWEEP_DIR ?= $(RUN_DIR)/sweep
 SWEEP_TTR ?= 0,10,30
@@ -60,26 +62,26 @@ $(STAGE2_CKPT):
 	@exit 1
 
 sweep: install $(STAGE2_CKPT)
-	$(PYTHON) -m dis_seg.train -m stage=3 ttr=$(SWEEP_TTR) tts=$(SWEEP_TMAX) $(SWEEP_TRAIN_ARGS)
-	ckpts="$(or $(SWEEP_CKPT),$$($(PYTHON) -m dis_seg.sweeps stage=3 ttr=$(SWEEP_TMAX) \
+	$(BIN)/dis-seg-train -m stage=3 ttr=$(SWEEP_TTR) tts=$(SWEEP_TMAX) $(SWEEP_TRAIN_ARGS)
+	ckpts="$(or $(SWEEP_CKPT),$$($(BIN)/dis-seg-sweeps stage=3 ttr=$(SWEEP_TMAX) \
 		tts=$(SWEEP_TMAX) $(SWEEP_TRAIN_ARGS)))" && for ckpt in $$ckpts; do \
-		job=$${ckpt%/checkpoints/*}; $(PYTHON) -m dis_seg.evaluate -m ckpt_path=$$ckpt \
+		job=$${ckpt%/checkpoints/*}; $(BIN)/dis-seg-eval -m ckpt_path=$$ckpt \
 			tts=$(SWEEP_TTS) hydra.sweep.dir=$(SWEEP_DIR)/eval/$${job##*/} $(ARGS) || exit; \
 	done
 	$(MAKE) --no-print-directory report
 
 report: install
-	$(PYTHON) -m dis_seg.report $(SWEEP_DIR)
+	$(BIN)/dis-seg-report $(SWEEP_DIR)
 
 predict: install
-	$(PYTHON) -m dis_seg.predict ckpt_path=$(CKPT) input_dir=$(INPUT_DIR) \
+	$(BIN)/dis-seg-predict ckpt_path=$(CKPT) input_dir=$(INPUT_DIR) \
 		output_dir=$(PREDICT_DIR) tts=$(TTS) overlays=true tags_json=true $(ARGS)
 
 # Inspect a prepared data set without training (docs/DATA.md), e.g.
 # make check-data ARGS="data=voc_idw paths.voc_root=/data/VOC2012 paths.idw_root=/data/IDW"
 .PHONY: check-data
 check-data: install
-	$(PYTHON) -m dis_seg.data.check $(ARGS)
+	$(BIN)/dis-seg-check-data $(ARGS)
 
 # Benchmarks: DIS against torchvision's DeepLabV3 on this machine (CUDA when available) →
 # benchmarks/results/ and docs/BENCHMARKS.md; BENCH_ARGS="--quick" for one repetition of each.

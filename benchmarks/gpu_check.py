@@ -8,7 +8,7 @@ On a machine with a CUDA GPU it runs, each in a process of its own and under a t
 1. ``tests``: the tests marked ``cuda`` (graph replays against autograd, no host
    synchronisation, weights changed under a captured graph, bf16 stage-3 steps);
 2. ``bench``: the essential groups of ``benchmarks/bench.py`` (ESSENTIAL_GROUPS) on CUDA;
-3. ``pipeline``: ``python -m dis_seg.pipeline trainer=gpu logger=csv`` on fresh synthetic data
+3. ``pipeline``: ``python -m dis_seg.cli.pipeline trainer=gpu logger=csv`` on fresh synthetic data
    (``make train ARGS=trainer=gpu`` without the W&B logger), timed;
 
 then prints the table of the GPU targets with met / not met, also written to
@@ -222,7 +222,7 @@ def main() -> None:
             *(f"--groups={ESSENTIAL_GROUPS}", f"--results={args.out / 'bench-cuda.json'}"),
         ],
         "pipeline": [
-            *(python, "-m", "dis_seg.pipeline", "trainer=gpu", "logger=csv"),
+            *(python, "-m", "dis_seg.cli.pipeline", "trainer=gpu", "logger=csv"),
             *(f"paths.data_dir={scratch / 'data'}", f"paths.output_root={scratch / 'outputs'}"),
         ],
     }

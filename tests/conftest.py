@@ -43,5 +43,5 @@ def pipeline(tmp_path_factory):
     """The three stages run one after the other on tiny data; returns the run folder."""
     root = tmp_path_factory.mktemp("pipeline")
     for stage in (1, 2, 3):
-        run_entry_point("dis_seg.train", f"stage={stage}", "logger=csv", *tiny_overrides(root))
+        run_entry_point("dis_seg.cli.train", f"stage={stage}", "logger=csv", *tiny_overrides(root))
     return root / "outputs" / "synthetic"

@@ -12,13 +12,13 @@ from omegaconf import OmegaConf
 
 from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import check_num_classes, read_checkpoint
+from dis_seg.cli.evaluate import evaluation_data
 from dis_seg.config_checks import (
     ConfigError,
     check_evaluate_config,
     check_train_config,
     check_trainer,
 )
-from dis_seg.evaluate import evaluation_data
 from dis_seg.optim import OptimizerConfig
 from dis_seg.stages import DISModule
 from tests.training_runs import run_entry_point, tiny_overrides
@@ -75,7 +75,7 @@ def test_bad_evaluate_value_fails_naming_the_key(override, message):
 
 
 def test_train_refuses_a_bad_value_before_generating_data(tmp_path):
-    result = run_entry_point("dis_seg.train", *tiny_overrides(tmp_path), "ttr=-3", check=False)
+    result = run_entry_point("dis_seg.cli.train", *tiny_overrides(tmp_path), "ttr=-3", check=False)
     assert result.returncode != 0
     assert "ttr: expected an integer ≥ 0, got -3" in result.stderr
     assert not (tmp_path / "data").exists()

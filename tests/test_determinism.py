@@ -6,7 +6,7 @@ from tests.training_runs import run_entry_point, tiny_overrides
 def test_same_seed_twice_gives_an_identical_stage3_metrics_json(pipeline, tmp_path):
     stage2 = pipeline / "stage2" / "checkpoints" / "last.ckpt"
     run_entry_point(
-        "dis_seg.train",
+        "dis_seg.cli.train",
         "stage=3",
         "logger=csv",
         *tiny_overrides(pipeline.parents[1]),

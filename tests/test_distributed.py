@@ -21,17 +21,17 @@ def distributed(pipeline, tmp_path_factory) -> dict:
     output of training)}."""
     root, outputs = pipeline.parents[1], tmp_path_factory.mktemp("ddp")
     overrides = [*tiny_overrides(root), f"paths.output_root={outputs}", "logger=none", *DDP]
-    logs = {1: run_entry_point("dis_seg.train", "stage=1", *overrides)}
+    logs = {1: run_entry_point("dis_seg.cli.train", "stage=1", *overrides)}
     stage2 = pipeline / "stage2" / "checkpoints" / "last.ckpt"
     # a step size that moves the labelmaps of the barely trained network
     step_size = "inference.step_size=3000"
     logs[3] = run_entry_point(
-        "dis_seg.train", "stage=3", *overrides, f"stages.s3.init_from={stage2}", step_size
+        "dis_seg.cli.train", "stage=3", *overrides, f"stages.s3.init_from={stage2}", step_size
     )
     runs = {stage: outputs / "synthetic" / f"stage{stage}" for stage in (1, 3)}
     checkpoints = ",".join(str(run / "checkpoints" / "last.ckpt") for run in runs.values())
     run_entry_point(
-        "dis_seg.evaluate",
+        "dis_seg.cli.evaluate",
         "-m",
         f"ckpt_path={checkpoints}",
         *tiny_overrides(root),

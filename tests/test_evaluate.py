@@ -7,7 +7,7 @@ def test_evaluate_reproduces_the_stage3_test_metrics_of_its_checkpoint(pipeline,
     root = pipeline.parents[1]
     checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
     run_entry_point(
-        "dis_seg.evaluate",
+        "dis_seg.cli.evaluate",
         f"ckpt_path={checkpoint}",
         *tiny_overrides(root),
         f"hydra.run.dir={tmp_path / 'eval'}",
@@ -25,7 +25,7 @@ def test_evaluate_reproduces_the_stage3_test_metrics_of_its_checkpoint(pipeline,
 def test_evaluate_rejects_a_checkpoint_with_other_num_classes(pipeline, tmp_path):
     checkpoint = pipeline / "stage1" / "checkpoints" / "last.ckpt"
     result = run_entry_point(
-        "dis_seg.evaluate",
+        "dis_seg.cli.evaluate",
         f"ckpt_path={checkpoint}",
         *tiny_overrides(tmp_path),
         "data.num_classes=5",

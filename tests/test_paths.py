@@ -58,7 +58,7 @@ def test_compose_from_another_folder_puts_data_and_outputs_under_the_project_roo
 
 @pytest.mark.parametrize(
     "command",
-    [["dis_seg.train"], ["dis_seg.evaluate", "ckpt_path=x.ckpt"]],
+    [["dis_seg.cli.train"], ["dis_seg.cli.evaluate", "ckpt_path=x.ckpt"]],
     ids=["train", "evaluate"],
 )
 def test_entry_points_started_in_another_folder_use_paths_under_the_project_root(tmp_path, command):

@@ -6,8 +6,8 @@ import re
 import pytest
 from omegaconf import OmegaConf
 
-from dis_seg import pipeline
-from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
+from dis_seg.cli import pipeline
+from dis_seg.cli.pipeline import PipelineError, check_resumable, stage_folders
 
 STAGE3_SETTINGS = [
     "ttr=10",
@@ -30,7 +30,7 @@ STAGE1_SETTINGS = [
 
 
 def trained(root, stages, *overrides: str, finished: bool = True) -> None:
-    """Stage folders under ``root`` as ``python -m dis_seg.train`` leaves them for ``overrides``:
+    """Stage folders under ``root`` as ``dis-seg-train`` leaves them for ``overrides``:
     the recorded ``.hydra/config.yaml``, ``last.ckpt`` and, when finished, ``metrics.json``."""
     _, folders = stage_folders([f"paths.output_root={root}", *overrides])
     for stage in folders:

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 
 from dis_seg.checkpoints import load_module
+from dis_seg.cli.predict import predict_folder, predict_image
 from dis_seg.data import VOC_CLASSES, DataError
 from dis_seg.data.images import read_rgb, voc_palette
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
-from dis_seg.predict import predict_folder, predict_image
 from tests.numpy_metrics import numpy_miou
 from tests.training_runs import run_entry_point
 
@@ -21,7 +21,7 @@ TTS = 2  # the pipeline's stage-3 test tts
 
 @pytest.fixture(scope="module")
 def predicted(pipeline, tmp_path_factory):
-    """``python -m dis_seg.predict`` with overlays and tags on the pipeline's test images, an
+    """``dis-seg-predict`` with overlays and tags on the pipeline's test images, an
     odd-sized PNG (not a multiple of the output stride) and a text file."""
     voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
     test_ids = (voc / "ImageSets" / "Segmentation" / "test.txt").read_text().split()
@@ -31,7 +31,7 @@ def predicted(pipeline, tmp_path_factory):
     Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
     (inputs / "notes.txt").write_text("not an image")
     result = run_entry_point(
-        "dis_seg.predict",
+        "dis_seg.cli.predict",
         f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
         f"input_dir={inputs}",
         f"output_dir={outputs}",

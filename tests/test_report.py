@@ -3,7 +3,8 @@ import json
 import pytest
 from PIL import Image
 
-from dis_seg.report import main, report
+from dis_seg.cli.report import main
+from dis_seg.report import report
 from tests.training_runs import run_entry_point, tiny_overrides
 
 
@@ -84,7 +85,7 @@ def test_folder_without_metrics_json_is_a_clear_error(tmp_path, capsys):
 
 def test_foreign_metrics_json_is_an_error_naming_it(tmp_path):
     write_job(tmp_path / "other", accuracy=0.5)
-    with pytest.raises(ValueError, match=r"other/metrics.json: not a metrics.json of dis_seg"):
+    with pytest.raises(ValueError, match=r"other/metrics.json: not a metrics.json of dis-seg"):
         report(tmp_path)
 
 
@@ -93,7 +94,7 @@ def test_evaluate_multirun_over_tts_writes_one_metrics_json_per_job_for_the_repo
 ):
     checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
     run_entry_point(
-        "dis_seg.evaluate",
+        "dis_seg.cli.evaluate",
         "-m",
         f"ckpt_path={checkpoint}",
         "tts=0,1",

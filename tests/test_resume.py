@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import AtomicCheckpointIO
-from dis_seg.pipeline import PipelineError, check_resumable, stage_folders
+from dis_seg.cli.pipeline import PipelineError, check_resumable, stage_folders
 from tests.trainers import quiet_trainer
 from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
 
@@ -78,7 +78,7 @@ def interrupted(tmp_path_factory) -> dict[str, Interruption]:
     start = 0
     for signum, steps in ((signal.SIGKILL, 5), (signal.SIGTERM, 3), (signal.SIGINT, 2)):
         log = root / f"{signum.name}.log"
-        process = start_entry_point("dis_seg.train", *long_training(root), log=log)
+        process = start_entry_point("dis_seg.cli.train", *long_training(root), log=log)
         deadline = time.monotonic() + 240
         while logged_step(root) < start + steps:
             assert process.poll() is None, log.read_text()[-3000:]
@@ -128,7 +128,7 @@ class BatchIds(pl.Callback):
 
 
 def fit_stage1(cfg, checkpoints, ckpt_path=None) -> list[list[str]]:
-    """Stage-1 training, its module and data module built from ``cfg`` as ``dis_seg.train``
+    """Stage-1 training, its module and data module built from ``cfg`` as ``dis-seg-train``
     builds them, for 3 epochs of 4 batches with a checkpoint every 2 steps into
     ``checkpoints``; the ids of its batches."""
     pl.seed_everything(cfg.seed, workers=True)
@@ -189,7 +189,7 @@ def test_pipeline_skips_finished_stages_and_resumes_the_unfinished_one(pipeline,
         )
     (outputs / "synthetic" / "stage3" / "metrics.json").unlink()
     result = run_entry_point(
-        "dis_seg.pipeline", "logger=csv", *tiny_overrides(root), f"paths.output_root={outputs}"
+        "dis_seg.cli.pipeline", "logger=csv", *tiny_overrides(root), f"paths.output_root={outputs}"
     )
     assert "stage 1: done" in result.stdout and "stage 2: done" in result.stdout
     assert "stage 3: resuming from" in result.stdout

@@ -35,7 +35,7 @@ def test_metrics_json_holds_one_block_of_test_metrics_per_test_set(pipeline):
 
 def test_the_evaluation_runs_whatever_the_callbacks_group_holds(tmp_path):
     run_entry_point(
-        "dis_seg.train", "stage=1", "logger=none", "callbacks=none", *tiny_overrides(tmp_path)
+        "dis_seg.cli.train", "stage=1", "logger=none", "callbacks=none", *tiny_overrides(tmp_path)
     )
     metrics = json.loads(
         (tmp_path / "outputs" / "synthetic" / "stage1" / "metrics.json").read_text()
@@ -65,7 +65,7 @@ def test_stage3_starts_from_stage2_and_trains_all_four_components(pipeline):
 
 def test_missing_stage_checkpoint_error_says_which_make_target_to_run(tmp_path):
     result = run_entry_point(
-        "dis_seg.train", "stage=3", "logger=none", *tiny_overrides(tmp_path), check=False
+        "dis_seg.cli.train", "stage=3", "logger=none", *tiny_overrides(tmp_path), check=False
     )
     assert result.returncode != 0
     assert "stage2/checkpoints/last.ckpt does not exist" in result.stderr
@@ -75,7 +75,7 @@ def test_missing_stage_checkpoint_error_says_which_make_target_to_run(tmp_path):
 def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline, tmp_path):
     checkpoint = pipeline / "stage1" / "checkpoints" / "last.ckpt"
     result = run_entry_point(
-        "dis_seg.train",
+        "dis_seg.cli.train",
         "stage=2",
         "logger=none",
         "model.backbone=resnet34",
@@ -89,10 +89,10 @@ def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline
 
 def test_resume_from_last_checkpoint_continues_the_global_step(tmp_path):
     overrides = [*tiny_overrides(tmp_path), "stage=1", "logger=csv"]
-    run_entry_point("dis_seg.train", *overrides, "trainer.max_epochs=1")
+    run_entry_point("dis_seg.cli.train", *overrides, "trainer.max_epochs=1")
     last = tmp_path / "outputs" / "synthetic" / "stage1" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == 2
-    run_entry_point("dis_seg.train", *overrides, "trainer.max_epochs=2", "ckpt_path=last")
+    run_entry_point("dis_seg.cli.train", *overrides, "trainer.max_epochs=2", "ckpt_path=last")
     assert torch.load(last, weights_only=True)["global_step"] == 4
     resumed_log = (
         tmp_path / "outputs" / "synthetic" / "stage1" / "csv" / "version_1" / "metrics.csv"
@@ -104,7 +104,7 @@ def test_resume_from_last_checkpoint_continues_the_global_step(tmp_path):
 
 def test_wandb_writes_offline_run_files_one_run_per_multirun_job(tmp_path):
     run_entry_point(
-        "dis_seg.train", "-m", "stage=1", "seed=0,1", "logger=wandb", *tiny_overrides(tmp_path)
+        "dis_seg.cli.train", "-m", "stage=1", "seed=0,1", "logger=wandb", *tiny_overrides(tmp_path)
     )
     jobs = sorted((tmp_path / "outputs" / "synthetic" / "multirun").glob("*/stage1_*"))
     assert [job.name for job in jobs] == ["stage1_ttr3_tts0_seed0", "stage1_ttr3_tts0_seed1"]

@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 
 def check_train_config(cfg: DictConfig) -> None:
-    """The values ``python -m dis_seg.train`` needs, checked before data or network is built."""
+    """The values ``dis-seg-train`` needs, checked before data or network is built."""
     stage = _value(cfg, "stage")
     if isinstance(stage, bool) or stage not in STAGES:
         raise ConfigError(f"stage: expected 1, 2 or 3, got {stage!r}")
@@ -42,7 +42,7 @@ def check_train_config(cfg: DictConfig) -> None:
 
 
 def check_evaluate_config(cfg: DictConfig) -> None:
-    """The values ``python -m dis_seg.evaluate`` needs, checked before the checkpoint is read."""
+    """The values ``dis-seg-eval`` needs, checked before the checkpoint is read."""
     _check_count(cfg, "tts")
     if _value(cfg, "inference.step_size") is not None:
         _check_positive(cfg, "inference.step_size")

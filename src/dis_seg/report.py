@@ -1,4 +1,4 @@
-"""``python -m dis_seg.report DIR``: the ``ttr × tts`` mIoU tables of a multirun folder.
+"""The ``ttr × tts`` mIoU tables of a multirun folder (``dis-seg-report DIR``).
 
 Collects every ``metrics.json`` under DIR (recursively), one table per test split (``voc``,
 ``idw``). Rows are ``ttr``, columns the number of test-time steps t (the paper's layout). A
@@ -15,7 +15,6 @@ split) into DIR and prints the tables.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -47,15 +46,15 @@ def collect(directory: Path) -> dict[str, Cells]:
     if not paths:
         raise FileNotFoundError(
             f"{directory}: no metrics.json under it; expected the folder of a multirun "
-            "(python -m dis_seg.train -m ... / python -m dis_seg.evaluate -m ..., or make sweep)"
+            "(dis-seg-train -m ... / dis-seg-eval -m ..., or make sweep)"
         )
     splits: dict[str, Cells] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for path in paths:
         metrics = json.loads(path.read_text())
         if "stage" not in metrics and "ckpt_path" not in metrics:
             raise ValueError(
-                f"{path}: not a metrics.json of dis_seg.train (no 'stage') "
-                "or dis_seg.evaluate (no 'ckpt_path')"
+                f"{path}: not a metrics.json of dis-seg-train (no 'stage') "
+                "or dis-seg-eval (no 'ckpt_path')"
             )
         row, tts = row_of(metrics), metrics.get("tts")
         for split, block in test_blocks(metrics).items():
@@ -141,17 +140,3 @@ def report(directory: Path) -> str:
     )
     plot_curves(splits, directory / "mIoU_vs_t.png")
     return tables
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path, help="a multirun folder (searched recursively)")
-    directory = parser.parse_args(argv).directory
-    try:
-        print(report(directory))
-    except FileNotFoundError as error:
-        parser.exit(1, f"error: {error}\n")
-
-
-if __name__ == "__main__":
-    main()

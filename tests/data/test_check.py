@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dis_seg.cli.check_data import main
 from dis_seg.data import IDWTags, VOCSegmentation
-from dis_seg.data.check import main
 from dis_seg.data.errors import MissingFileError
 
 

@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from dis_seg.cli.sbd import main
 from dis_seg.data import DataError
-from dis_seg.data.sbd import convert, main
+from dis_seg.data.sbd import convert
 
 
 def write_mat(path: Path, segmentation: np.ndarray) -> None:

@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
+from dis_seg.cli.synthetic import main
 from dis_seg.data import VOC_CLASSES, IDWTags, VOCSegmentation, tags_from_description
 from dis_seg.data.idw import read_jsonl
-from dis_seg.data.synthetic import ensure_generated, generate, main
+from dis_seg.data.synthetic import ensure_generated, generate
 from tests.data.conftest import SYNTHETIC
 
 TINY = {"size": 16, "num_labelled": 3, "num_tag_only": 3, "num_val": 1, "num_test": 1}

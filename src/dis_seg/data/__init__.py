@@ -1,7 +1,7 @@
 """Data: VOC and IDW readers, a synthetic data set in both formats, and DISDataModule.
 
 ``DISDataModule`` (which imports Lightning) is loaded on first access, so the readers and
-``python -m dis_seg.data.synthetic`` start quickly.
+``dis-seg-synthetic`` start quickly.
 """
 
 from typing import TYPE_CHECKING

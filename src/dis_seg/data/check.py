@@ -1,8 +1,7 @@
-"""``python -m dis_seg.data.check [overrides]``: inspect a prepared data set without training.
+"""Inspect a prepared data set without training (the checks of ``dis-seg-check-data``).
 
-Composes ``conf/train.yaml`` with the Hydra overrides given (``data=voc_idw
-paths.voc_root=/data/VOC2012``, ``experiment=voc_idw``, ...) and reads every sample of each
-split the ``data`` config names, through the data readers and their own checks:
+Reads every sample of each split a ``data`` config (the DISDataModule arguments) names, through
+the data readers and their own checks:
 
 - ``train``, ``val``, ``test``: the VOC lists ``data.train_split``, ``val_split`` and
   ``test_split`` under ``data.voc_root`` (a list named twice is read once);
@@ -13,27 +12,21 @@ Problems are collected, not stopped at: each image counts once, under the first 
 (``missing`` file, ``unreadable image``, ``bad mask``: unreadable, wrong size, a value outside
 ``0..C-1`` and 255, RGB; ``unknown tag``; ``bad entry``: any other problem of a list line
 or record); a split that cannot be listed at all (missing folder or list, a malformed list,
-an image listed twice) counts under ``listing``. Prints a table of counts per split, then the
-problems, each naming its file. Exit status 0 when no problem was found, 1 when some were, 2
-for overrides that do not compose.
+an image listed twice) counts under ``listing``. The report is a table of counts per split,
+then the problems, each naming its file.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.errors import HydraException
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from dis_seg import CONFIG_DIR
 from dis_seg.data.errors import DataError, MissingFileError, UnknownTagError
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.images import read_rgb
@@ -182,26 +175,3 @@ def format_reports(reports: Sequence[SplitReport]) -> str:
     total = sum(len(r.problems) for r in reports)
     lines += ["", f"{total} problem(s) found" if total else "no problems found"]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Check the splits of the composed config; the exit status (module docstring)."""
-    overrides = list(sys.argv[1:] if argv is None else argv)
-    if {"-h", "--help"} & set(overrides):
-        print(__doc__)
-        return 0
-    try:
-        with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-            cfg = compose("train", overrides)
-        splits = configured_splits(cfg.data)
-    except (HydraException, OmegaConfBaseException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"data.voc_root: {cfg.data.voc_root}\ndata.idw_root: {cfg.data.idw_root}")
-    reports = [check_split(split) for split in splits]
-    print(format_reports(reports))
-    return 1 if any(r.problems for r in reports) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

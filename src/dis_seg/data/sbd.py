@@ -1,5 +1,5 @@
-"""``python -m dis_seg.data.sbd --sbd DIR --voc VOC2012 [--lists]``: the VOC ``train_aug``
-split from SBD's class annotations.
+"""The VOC ``train_aug`` split from SBD's class annotations (``dis-seg-sbd --sbd DIR --voc
+VOC2012 [--lists]``).
 
 SBD (the Semantic Boundaries Dataset, ``benchmark_RELEASE/dataset``) ships its class
 annotations as MATLAB files ``cls/<id>.mat``: a struct ``GTcls`` whose field ``Segmentation``
@@ -21,9 +21,6 @@ its ``JPEGImages/<id>.jpg``; the first problem stops the conversion with a
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,32 +120,3 @@ def convert(sbd: Path, voc: Path, masks: bool = True, progress: bool | None = No
     train_aug = sorted((sbd_ids | voc_train) - voc_val)
     (voc / SPLITS / "train_aug.txt").write_text("".join(f"{i}\n" for i in train_aug))
     return train_aug
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line (module docstring); exit status 1 on a data problem."""
-    parser = argparse.ArgumentParser(
-        prog="python -m dis_seg.data.sbd",
-        description="Write VOC2012/SegmentationClassAug and train_aug.txt from SBD (docs/DATA.md).",
-    )
-    parser.add_argument(
-        "--sbd", type=Path, required=True, help="SBD's benchmark_RELEASE/dataset folder"
-    )
-    parser.add_argument("--voc", type=Path, required=True, help="the VOC2012 folder")
-    parser.add_argument(
-        "--lists",
-        action="store_true",
-        help="write only ImageSets/Segmentation/train_aug.txt, not the masks",
-    )
-    args = parser.parse_args(argv)
-    try:
-        train_aug = convert(args.sbd, args.voc, masks=not args.lists)
-    except (DataError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{args.voc / SPLITS / 'train_aug.txt'}: {len(train_aug)} ids")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
-"""``python -m dis_seg.pipeline [overrides]``: the three stages, then the summary table (``make
+"""``dis-seg-pipeline [overrides]``: the three stages, then the summary table (``make
 train``), taking an interrupted pipeline up at the stage and step it reached.
 
 A stage whose folder holds ``metrics.json`` is done and skipped; the others run one after the
-other as ``python -m dis_seg.train stage=N ckpt_path=last [overrides]``, which resumes a stage
+other as ``dis-seg-train stage=N ckpt_path=last [overrides]``, which resumes a stage
 from its ``last.ckpt`` when it has one. A stage folder that holds results of another config, or
 results that a later stage would have to be rebuilt from the unfinished stage before it, stops
 the pipeline with a message.
@@ -31,7 +31,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from dis_seg import CONFIG_DIR
-from dis_seg.summary import summary_table
+from dis_seg.cli.summary import summary_table
 
 STAGES = (1, 2, 3)
 IGNORED_KEYS = ("ckpt_path", "paths.output_root")
@@ -40,7 +40,7 @@ IGNORED_KEYS = ("ckpt_path", "paths.output_root")
 # result. No earlier stage trains with them, so no earlier stage folder is compared on them.
 STAGE_KEYS = {
     1: ("stages.s1", "epochs.stage1"),
-    2: ("stages.s2", "epochs.stage2"),
+    2: ("stages.s2", "epochs.stage2", "recon_fit"),
     3: ("stages.s3", "epochs.stage3", "ttr", "tts", "inference"),
 }
 
@@ -140,7 +140,7 @@ def run_stage(stage: StageFolder, overrides: list[str]) -> int:
     SIGINT (Ctrl+C reaches the child too) is left to the child, SIGTERM is passed on to it, so
     that it writes ``last.ckpt`` before it exits.
     """
-    command = [sys.executable, "-m", "dis_seg.train", *overrides, f"stage={stage.stage}"]
+    command = [sys.executable, "-m", "dis_seg.cli.train", *overrides, f"stage={stage.stage}"]
     child = subprocess.Popen([*command, "ckpt_path=last"])
     handlers = {
         signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
@@ -154,14 +154,14 @@ def run_stage(stage: StageFolder, overrides: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dis-seg-pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     overrides = parser.parse_args(argv).overrides
     run_dir, folders = stage_folders(overrides)
     try:
         check_resumable(folders)
     except PipelineError as error:
-        sys.exit(f"dis_seg.pipeline: {error}")
+        sys.exit(f"dis-seg-pipeline: {error}")
     for stage in folders:
         if stage.done:
             print(f"stage {stage.stage}: done ({stage.folder / 'metrics.json'}), skipped")

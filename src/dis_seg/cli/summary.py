@@ -1,4 +1,4 @@
-"""``python -m dis_seg.summary RUN_DIR``: the tables ``make train`` ends with.
+"""``dis-seg-summary RUN_DIR``: the tables ``make train`` ends with.
 
 Reads ``RUN_DIR/stage1/metrics.json`` and ``RUN_DIR/stage3/metrics.json``.
 """
@@ -52,7 +52,7 @@ def _percent(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dis-seg-summary", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="the experiment's run folder")
     print(summary_table(parser.parse_args(argv).run_dir))
 

@@ -1,5 +1,5 @@
-"""``python -m dis_seg.predict ckpt_path=... input_dir=... output_dir=... tts=N``: labelmaps
-for a folder of images.
+"""``dis-seg-predict ckpt_path=... input_dir=... output_dir=... tts=N``: labelmaps for a
+folder of images.
 
 Every image of ``input_dir`` (not its subfolders) goes through the network and ``tts`` steps of
 iterative inference one at a time, padded to a multiple of the output stride as in evaluation

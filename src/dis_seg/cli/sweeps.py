@@ -1,5 +1,5 @@
-"""``python -m dis_seg.sweeps [overrides]``: the ``last.ckpt`` that each training job of
-``python -m dis_seg.train -m [overrides]`` writes, one a line (``make sweep`` evaluates them).
+"""``dis-seg-sweeps [overrides]``: the ``last.ckpt`` that each training job of
+``dis-seg-train -m [overrides]`` writes, one a line (``make sweep`` evaluates them).
 
 The jobs are those Hydra's basic sweeper makes of the overrides (every combination of the
 ``a,b,...`` values, e.g. ``seed=0,1,2``). The folder of each is Hydra's
@@ -38,12 +38,12 @@ def job_checkpoint(overrides: list[str]) -> Path:
 
 
 def sweep_checkpoints(overrides: list[str]) -> list[Path]:
-    """The ``last.ckpt`` of every job of ``python -m dis_seg.train -m [overrides]``."""
+    """The ``last.ckpt`` of every job of ``dis-seg-train -m [overrides]``."""
     return [job_checkpoint(job) for job in sweep_jobs(overrides)]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="dis-seg-sweeps", description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train multirun")
     for checkpoint in sweep_checkpoints(parser.parse_args(argv).overrides):
         print(checkpoint)

@@ -1,4 +1,4 @@
-"""``python -m dis_seg.train stage=1|2|3 [overrides]``: train one DIS stage, then test it.
+"""``dis-seg-train stage=1|2|3 [overrides]``: train one DIS stage, then test it.
 
 Writes ``metrics.json`` (stage, ttr, tts, the test metrics and, for stage 3, the pseudo-label
 and tag-cleaning statistics of the last epoch) in the run's output folder. ``ckpt_path=last``

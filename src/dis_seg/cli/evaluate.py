@@ -1,4 +1,4 @@
-"""``python -m dis_seg.evaluate ckpt_path=... tts=N [data=...]``: test-time evaluation only.
+"""``dis-seg-eval ckpt_path=... tts=N [data=...]``: test-time evaluation only.
 
 Runs every test split of the data (VOC, and IDW when configured) through the network and
 :class:`~dis_seg.callbacks.IterativeInferenceCallback` (one pass gives every scheduled t ≤ tts)
