@@ -53,6 +53,7 @@ TRAIN_ARGS ?=
 SWEEP_TRAIN_ARGS = hydra.sweep.dir=$(SWEEP_DIR)/train $(ARGS) $(TRAIN_ARGS)
 STAGE2_CKPT = $(RUN_DIR)/stage2/checkpoints/last.ckpt
 # `make predict`: labelmaps of the images in INPUT_DIR, by CKPT with TTS steps, into PREDICT_DIR
+# (ARGS=overwrite=true replaces those of an earlier `make predict` there)
 INPUT_DIR ?= data/synthetic/VOC2012/JPEGImages
 PREDICT_DIR ?= $(RUN_DIR)/predictions
 TTS ?= 30

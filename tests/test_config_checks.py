@@ -16,10 +16,12 @@ from dis_seg.cli.evaluate import evaluation_data
 from dis_seg.config_checks import (
     ConfigError,
     check_evaluate_config,
+    check_predict_config,
     check_train_config,
     check_trainer,
 )
 from dis_seg.optim import OptimizerConfig
+from dis_seg.preflight import check_added_keys, check_data_folders
 from dis_seg.stages import DISModule
 from tests.training_runs import run_entry_point, tiny_overrides
 
@@ -74,6 +76,61 @@ def test_bad_evaluate_value_fails_naming_the_key(override, message):
         check_evaluate_config(config("evaluate", "ckpt_path=x.ckpt", override))
 
 
+PREDICT = ("ckpt_path=x.ckpt", "input_dir=in", "output_dir=out")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("tts=-1", "tts: expected an integer ≥ 0, got -1"),
+        ("inference.step_size=0", "inference.step_size: expected a number > 0, got 0"),
+        ("inference.step_size=-2", "inference.step_size: expected a number > 0, got -2"),
+        ("overlay_alpha=5", "overlay_alpha: expected a number in [0, 1], got 5"),
+        ("overlays=maybe", "overlays: expected true or false, got 'maybe'"),
+        ("overwrite=1", "overwrite: expected true or false, got 1"),
+        ("class_names=person", "class_names: expected null or a list of names, got 'person'"),
+        ("device=gpu", "device: unknown device 'gpu'; expected auto, cpu, cuda or cuda:N"),
+        ("device=cuda:7", "device: cuda:7 but this machine has"),
+        ("input_dir=???", "input_dir: missing; set it on the command line (input_dir=...)"),
+    ],
+)
+def test_bad_predict_value_fails_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_predict_config(config("predict", *PREDICT, override))
+
+
+def test_shipped_predict_config_passes_the_checks():
+    check_predict_config(config("predict", *PREDICT))
+
+
+def test_key_added_by_an_override_is_refused_naming_the_nearest_key():
+    cfg = config("predict", *PREDICT, "+ttss=3", hydra=True)
+    message = r"^ttss: unknown key, added by \+ttss=3; did you mean tts\?"
+    with pytest.raises(ConfigError, match=message):
+        check_added_keys(cfg)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["+logger.csv.flush_logs_every_n_steps=1", "+trainer.max_time=00:00:10:00"],
+)
+def test_arguments_added_to_an_instantiated_node_are_left_to_its_constructor(override):
+    check_added_keys(config("train", override, hydra=True))
+
+
+def test_missing_data_folder_is_named_with_the_keys_and_variables_that_set_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("VOC_ROOT", raising=False)
+    cfg = config("evaluate", "ckpt_path=x.ckpt", "data=voc", f"paths.data_dir={tmp_path}")
+    message = (
+        f"data.voc_root: {tmp_path}/VOCdevkit/VOC2012 does not exist (set from paths.voc_root "
+        "or the environment variable VOC_ROOT); expected the folder of a data set"
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_data_folders(cfg, ["data.voc_root"])
+
+
 def test_train_refuses_a_bad_value_before_generating_data(tmp_path):
     result = run_entry_point("dis_seg.cli.train", *tiny_overrides(tmp_path), "ttr=-3", check=False)
     assert result.returncode != 0
@@ -85,15 +142,15 @@ def test_checkpoint_of_other_num_classes_is_refused_naming_the_key(tmp_path):
     path = tmp_path / "five.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"model": {"num_classes": 5}}}, path)
     with pytest.raises(ConfigError, match="model.num_classes: .* trained with 5 classes but"):
-        check_num_classes(read_checkpoint(path, "missing"), path, 21)
+        check_num_classes(read_checkpoint(path), path, 21)
 
 
 def test_unreadable_checkpoint_error_names_the_file(tmp_path):
     path = tmp_path / "cut.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
     path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(ValueError, match=r"cut\.ckpt is not a readable checkpoint"):
-        read_checkpoint(path, "missing")
+    with pytest.raises(ConfigError, match=r"ckpt_path: .*cut\.ckpt is truncated"):
+        read_checkpoint(path)
 
 
 def test_sync_batchnorm_on_cpus_is_refused_naming_the_key():
@@ -138,3 +195,10 @@ def test_the_data_pads_to_the_output_stride_of_the_network_it_feeds():
     evaluation = config("evaluate", "ckpt_path=x.ckpt")
     network = DISModule(model={"backbone": "resnet18", "num_classes": 21, "output_stride": 16})
     assert evaluation_data(evaluation, network).hparams.output_stride == 16
+
+
+def test_evaluation_never_generates_data():
+    evaluation = config("evaluate", "ckpt_path=x.ckpt")
+    assert evaluation.data.generate_if_missing
+    network = DISModule(model={"backbone": "resnet18", "num_classes": 21})
+    assert not evaluation_data(evaluation, network).hparams.generate_if_missing

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 from types import SimpleNamespace
@@ -8,28 +9,41 @@ import torch
 from PIL import Image
 
 from dis_seg.checkpoints import load_module
+from dis_seg.cli import predict
 from dis_seg.cli.predict import predict_folder, predict_image
-from dis_seg.data import VOC_CLASSES, DataError
+from dis_seg.config_checks import ConfigError
+from dis_seg.data import VOC_CLASSES
 from dis_seg.data.images import read_rgb, voc_palette
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
 from tests.numpy_metrics import numpy_miou
-from tests.training_runs import run_entry_point
+from tests.training_runs import refused_run, run_entry_point
 
 TTS = 2  # the pipeline's stage-3 test tts
+
+
+def images_of(voc, split: str, folder):
+    """Copies of the JPEGs of a split of the pipeline's VOC data in ``folder``; their ids."""
+    ids = (voc / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
+    for image_id in ids:
+        shutil.copy(voc / "JPEGImages" / f"{image_id}.jpg", folder)
+    return ids
+
+
+def digests(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
 @pytest.fixture(scope="module")
 def predicted(pipeline, tmp_path_factory):
     """``dis-seg-predict`` with overlays and tags on the pipeline's test images, an
-    odd-sized PNG (not a multiple of the output stride) and a text file."""
+    odd-sized PNG (not a multiple of the output stride), a text file and a truncated JPEG."""
     voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
-    test_ids = (voc / "ImageSets" / "Segmentation" / "test.txt").read_text().split()
     inputs, outputs = tmp_path_factory.mktemp("inputs"), tmp_path_factory.mktemp("predictions")
-    for image_id in test_ids:
-        shutil.copy(voc / "JPEGImages" / f"{image_id}.jpg", inputs)
+    test_ids = images_of(voc, "test", inputs)
     Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
     (inputs / "notes.txt").write_text("not an image")
+    (inputs / "broken.jpg").write_bytes((inputs / f"{test_ids[0]}.jpg").read_bytes()[:300])
     result = run_entry_point(
         "dis_seg.cli.predict",
         f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
@@ -38,12 +52,15 @@ def predicted(pipeline, tmp_path_factory):
         f"tts={TTS}",
         "overlays=true",
         "tags_json=true",
+        check=False,
     )
     log = result.stdout + result.stderr
-    return SimpleNamespace(voc=voc, test_ids=test_ids, inputs=inputs, outputs=outputs, log=log)
+    return SimpleNamespace(
+        voc=voc, test_ids=test_ids, inputs=inputs, outputs=outputs, log=log, result=result
+    )
 
 
-def test_one_palette_png_per_image_at_its_original_size(predicted):
+def test_one_palette_png_per_readable_image_at_its_original_size(predicted):
     names = sorted(path.name for path in predicted.outputs.glob("*.png"))
     assert names == sorted([f"{i}.png" for i in predicted.test_ids] + ["odd.png"])
     for name in names:
@@ -101,15 +118,58 @@ def test_overlays_are_rgb_images_at_the_original_size(predicted):
     assert (overlay.mode, overlay.size) == ("RGB", (45, 27))
 
 
-def test_unreadable_image_is_an_error_naming_the_file(pipeline, tmp_path):
+def test_unreadable_image_is_skipped_named_and_the_run_exits_with_status_1(predicted):
+    assert predicted.result.returncode == 1
+    assert "skipping" in predicted.log and "broken.jpg: unreadable or truncated" in predicted.log
+    assert not (predicted.outputs / "broken.png").exists()
+    tagged = json.loads((predicted.outputs / "tags.json").read_text())
+    assert "broken.jpg" not in tagged and len(tagged) == len(predicted.test_ids) + 1
+
+
+def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
+    written = len(predicted.test_ids) + 1
+    summary = predicted.result.stdout.strip().splitlines()[-1]
+    assert summary == (
+        f"wrote {written} labelmaps ({written} overlays) to {predicted.outputs}; 2 files "
+        "skipped: notes.txt (not an image), broken.jpg (unreadable)"
+    )
+
+
+def test_input_folder_as_output_is_refused_before_anything_is_written(
+    pipeline, tmp_path, monkeypatch, capsys
+):
+    ids = images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "test", tmp_path)
+    before = digests(tmp_path)
+    checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
+    arguments = [f"ckpt_path={checkpoint}", f"input_dir={tmp_path}", f"output_dir={tmp_path}"]
+    assert refused_run(predict, arguments, monkeypatch) == 2
+    assert capsys.readouterr().err == (
+        f"error: output_dir: {tmp_path} overlaps input_dir {tmp_path} (the same folder, or one "
+        "inside the other); choose an output_dir apart from the inputs\n"
+    )
+    assert digests(tmp_path) == before and len(before) == len(ids)
+
+
+def test_predict_folder_never_writes_over_its_inputs(pipeline, tmp_path):
     module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
-    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(DataError, match="broken.jpg"):
+    images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "test", tmp_path)
+    before = digests(tmp_path)
+    with pytest.raises(ConfigError, match="output_dir: .* overlaps input_dir"):
         predict_folder(
-            module.model,
-            tmp_path,
-            tmp_path / "out",
-            tts=1,
-            step_size=1.0,
-            class_names=VOC_CLASSES,
+            module.model, tmp_path, tmp_path, tts=0, step_size=1.0, class_names=VOC_CLASSES
         )
+    assert digests(tmp_path) == before
+
+
+def test_stage2_checkpoint_predicts_with_zero_steps_and_no_step_size(pipeline, tmp_path):
+    inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
+    inputs.mkdir()
+    ids = images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "val", inputs)
+    run_entry_point(
+        "dis_seg.cli.predict",
+        f"ckpt_path={pipeline / 'stage2' / 'checkpoints' / 'last.ckpt'}",
+        f"input_dir={inputs}",
+        f"output_dir={outputs}",
+        "tts=0",
+    )
+    assert sorted(p.name for p in outputs.glob("*.png")) == sorted(f"{i}.png" for i in ids)

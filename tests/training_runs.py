@@ -35,16 +35,30 @@ def start_entry_point(module: str, *overrides: str, log: Path) -> subprocess.Pop
 
 
 def run_entry_point(
-    module: str, *overrides: str, check: bool = True
+    module: str, *overrides: str, check: bool = True, full_error: bool = True
 ) -> subprocess.CompletedProcess:
-    """``python -m <module> <overrides>`` from the repository root; output captured."""
+    """``python -m <module> <overrides>`` from the repository root; output captured. Errors
+    come with their traceback (``HYDRA_FULL_ERROR=1``) unless not ``full_error``."""
     result = subprocess.run(
         [sys.executable, "-m", module, *overrides],
         cwd=REPO,
         capture_output=True,
         text=True,
-        env=ENV,
+        env=ENV if full_error else {k: v for k, v in ENV.items() if k != "HYDRA_FULL_ERROR"},
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def refused_run(app, arguments: list[str], monkeypatch) -> int:
+    """Run the Hydra app ``app`` (a ``dis_seg.cli`` module) in this process, with command-line
+    ``arguments`` that its validation pass refuses; return its exit status. (The pass ends the
+    run before it loads or writes anything.)"""
+    monkeypatch.setattr(sys, "argv", [app.__name__, *arguments])
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    try:
+        app.main()
+    except SystemExit as stopped:
+        return stopped.code
+    raise AssertionError(f"{app.__name__} {' '.join(arguments)} ran")

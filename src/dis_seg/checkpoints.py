@@ -4,52 +4,128 @@ Lightning's own ``TorchCheckpointIO`` writes a temporary file in the system temp
 it into place, which becomes a copy (not atomic) when that folder lies on another file system,
 as it does on most clusters; :class:`AtomicCheckpointIO` keeps the temporary file beside its
 target, so a kill during a save never leaves a partial file as the only copy.
+
+Reading tells a dis-seg checkpoint from a missing, empty, truncated, corrupt or foreign file
+(:class:`CheckpointError`), and takes both of torch's formats: the zip archive (memory-mapped)
+and the legacy one of ``torch.save(..., _use_new_zipfile_serialization=False)``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from omegaconf import DictConfig
 
 from dis_seg.config_checks import ConfigError
 from dis_seg.models import DISNet
 from dis_seg.stages import DISModule
 
 PREFIX = "model."
+ZIP_MAGIC = b"PK\x03\x04"
+# torch's legacy format starts with a pickled magic number (after the protocol opcode)
+LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[2:-1]
+# With zero steps of iterative inference the step size is never used; iterative inference
+# takes a positive number all the same.
+UNUSED_STEP_SIZE = 1.0
+
+log = logging.getLogger(__name__)
 
 
-def read_checkpoint(path: str | Path, missing_message: str) -> dict[str, Any]:
-    """A Lightning checkpoint loaded with ``weights_only=True`` (memory-mapped); a missing file
-    raises ``FileNotFoundError(missing_message)``, an unreadable one a ``ValueError`` naming it."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(missing_message)
+class CheckpointError(ConfigError):
+    """A checkpoint path names no file, or a file that is not a readable dis-seg checkpoint;
+    the message starts with the config key that gave the path."""
+
+
+def read_checkpoint(path: str | Path, key: str = "ckpt_path", remedy: str = "") -> dict[str, Any]:
+    """The checkpoint at ``path`` (the value of config ``key``), loaded with
+    ``weights_only=True``: a zip archive memory-mapped, the legacy format read whole.
+
+    A missing file (message ending in ``remedy``), a folder, an empty, truncated or corrupt
+    file, a file that is not PyTorch's, or one holding objects that ``weights_only`` refuses
+    raises :class:`CheckpointError` naming ``key`` and ``path``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{key}: {path} is a folder; expected a checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{key}: {path} does not exist{remedy}")
+    with path.open("rb") as file:
+        head = file.read(64)
+    if not head:
+        raise CheckpointError(f"{key}: {path} is empty; expected a dis-seg checkpoint")
+    if head.startswith(ZIP_MAGIC):
+        _check_torch_archive(path, key)
+    elif LEGACY_MAGIC not in head:
+        raise CheckpointError(
+            f"{key}: {path} is not a dis-seg checkpoint: not a PyTorch file (neither a zip "
+            "archive nor torch's legacy format)"
+        )
+    truncated = CheckpointError(f"{key}: {path} is truncated (its data ends early)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
-        raise ValueError(
-            f"{path} is not a readable checkpoint (loaded with weights_only=True): {error}"
+        return torch.load(
+            path, map_location="cpu", weights_only=True, mmap=head.startswith(ZIP_MAGIC)
+        )
+    except EOFError:
+        raise truncated from None
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{key}: {path} cannot be loaded with weights_only=True (it holds objects other "
+            f"than tensors and plain values, or is corrupt): {_first_line(error)}"
         ) from error
+    except (RuntimeError, OSError) as error:
+        if "unexpected EOF" in str(error):
+            raise truncated from None
+        raise CheckpointError(f"{key}: {path} is corrupt: {_first_line(error)}") from error
 
 
-def network_config(checkpoint: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """The :class:`DISNet` keyword arguments that ``checkpoint`` (read from ``path``) was
-    trained with."""
+def _check_torch_archive(path: Path, key: str) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` is a whole zip archive of torch's."""
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{key}: {path} is truncated (a zip archive without its end); expected a whole "
+            "checkpoint, e.g. a last.ckpt that dis-seg-train wrote"
+        )
+    with zipfile.ZipFile(path) as archive:
+        if not any(name.endswith("/data.pkl") for name in archive.namelist()):
+            raise CheckpointError(
+                f"{key}: {path} is not a dis-seg checkpoint: a zip archive, but not PyTorch's"
+            )
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of ``error``'s message, without terminal colour codes."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    return message.splitlines()[0] if message else type(error).__name__
+
+
+def network_config(checkpoint: Any, path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """The :class:`DISNet` keyword arguments that ``checkpoint`` (read from ``path``, the value
+    of config ``key``) was trained with; :class:`CheckpointError` for a file of other origin."""
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     model = hparams.get("model") if isinstance(hparams, dict) else None
     if not isinstance(model, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"{path} is not a dis-seg training checkpoint")
+        raise CheckpointError(
+            f"{key}: {path} is not a dis-seg checkpoint: a PyTorch file without the "
+            "hyper_parameters.model and state_dict that dis-seg-train writes"
+        )
     return model
 
 
-def check_num_classes(checkpoint: dict[str, Any], path: str | Path, num_classes: int) -> None:
+def check_num_classes(
+    checkpoint: dict[str, Any], path: str | Path, num_classes: int, key: str = "ckpt_path"
+) -> None:
     """Raise :class:`ConfigError` naming ``model.num_classes`` unless the network of
-    ``checkpoint`` (read from ``path``) has ``num_classes`` classes."""
-    trained_classes = network_config(checkpoint, path).get("num_classes")
+    ``checkpoint`` (read from ``path``, the value of config ``key``) has ``num_classes``
+    classes."""
+    trained_classes = network_config(checkpoint, path, key).get("num_classes")
     if trained_classes != num_classes:
         raise ConfigError(
             f"model.num_classes: the checkpoint {path} was trained with {trained_classes} "
@@ -58,10 +134,11 @@ def check_num_classes(checkpoint: dict[str, Any], path: str | Path, num_classes:
 
 
 def load_network_weights(
-    model: DISNet, checkpoint: dict[str, Any], path: str | Path, remedy: str
+    model: DISNet, checkpoint: dict[str, Any], path: str | Path, remedy: str, key: str
 ) -> None:
     """Copy the ``model.*`` weights of ``checkpoint`` into ``model``; an incompatible
-    checkpoint raises an error naming ``path``, the keys that differ and ``remedy``."""
+    checkpoint raises :class:`CheckpointError` naming config ``key``, ``path``, the keys that
+    differ and ``remedy``."""
     state = {
         key[len(PREFIX) :]: value
         for key, value in checkpoint.get("state_dict", {}).items()
@@ -76,8 +153,8 @@ def load_network_weights(
         if key in state and state[key].shape != value.shape
     ]
     if missing or unexpected or wrong_shape:
-        raise ValueError(
-            f"checkpoint {path} does not fit this network "
+        raise CheckpointError(
+            f"{key}: {path} does not fit this network "
             f"(model.* config differs, e.g. backbone or num_classes): "
             f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong_shape[:5]}; "
             f"{remedy}"
@@ -85,23 +162,49 @@ def load_network_weights(
     model.load_state_dict(state)
 
 
-def load_previous_stage(model: DISNet, path: str | Path, stage: int) -> None:
-    """Start ``stage`` from the network of stage − 1's checkpoint at ``path``.
-
-    Errors name the file and the ``make`` target that produces it.
-    """
+def init_from_remedy(stage: int) -> str:
+    """What to do when stage ``stage`` finds no checkpoint of the stage before it."""
     previous = stage - 1
-    remedy = (
+    return (
         f"run `make train-stage{previous}` first, "
         f"or point init_from=... at a stage-{previous} checkpoint"
     )
-    checkpoint = read_checkpoint(
+
+
+def read_previous_stage(path: str | Path, stage: int) -> dict[str, Any]:
+    """The checkpoint of stage − 1 at ``path`` (``stages.s<stage>.init_from``) that ``stage``
+    starts from; errors name the key, the file and the ``make`` target that writes it."""
+    return read_checkpoint(
         path,
-        f"stage {stage} starts from stage {previous}'s checkpoint, "
-        f"but {path} does not exist: {remedy}",
+        f"stages.s{stage}.init_from",
+        f": stage {stage} starts from stage {stage - 1}'s checkpoint; {init_from_remedy(stage)}",
     )
-    check_num_classes(checkpoint, path, model.num_classes)
-    load_network_weights(model, checkpoint, path, remedy)
+
+
+def load_previous_stage(model: DISNet, path: str | Path, stage: int) -> None:
+    """Start ``stage`` from the network of stage − 1's checkpoint at ``path``."""
+    checkpoint = read_previous_stage(path, stage)
+    key = f"stages.s{stage}.init_from"
+    check_num_classes(checkpoint, path, model.num_classes, key)
+    load_network_weights(model, checkpoint, path, init_from_remedy(stage), key)
+
+
+def resume_path(cfg: DictConfig) -> Path | None:
+    """The checkpoint that ``ckpt_path`` of a training config resumes from, ``None`` for a
+    fresh start.
+
+    ``last`` is ``checkpoints.dir/last.ckpt`` when it exists; without it the stage starts
+    afresh, so ``ckpt_path=last`` can be set on every (re)submission of a job.
+    """
+    if cfg.ckpt_path is None:
+        return None
+    if cfg.ckpt_path == "last":
+        path = Path(cfg.checkpoints.dir) / "last.ckpt"
+        if path.is_file():
+            return path
+        log.info("ckpt_path=last: no %s yet, the stage starts afresh", path)
+        return None
+    return Path(cfg.ckpt_path)
 
 
 def load_module(
@@ -112,28 +215,33 @@ def load_module(
 
     ``num_classes`` (the data's) must match the checkpoint's ``model.num_classes``.
     """
-    checkpoint = read_checkpoint(path, f"ckpt_path: no checkpoint at {path}")
+    checkpoint = read_checkpoint(path)
     model = network_config(checkpoint, path)
     if num_classes is not None:
         check_num_classes(checkpoint, path, num_classes)
     hparams = checkpoint["hyper_parameters"]
     module = DISModule(model=model, class_names=hparams.get("class_names"))
-    load_network_weights(module.model, checkpoint, path, "evaluate it with the same model config")
+    remedy = "evaluate it with the same model config"
+    load_network_weights(module.model, checkpoint, path, remedy, "ckpt_path")
     return module.eval(), hparams
 
 
 def inference_step_size(
-    configured: float | None, hparams: dict[str, Any], path: str | Path
+    configured: float | None, hparams: dict[str, Any], path: str | Path, steps: int
 ) -> float:
-    """The step size of iterative inference: ``configured`` when set, else the one that the
-    checkpoint at ``path`` (hyper-parameters ``hparams``) was trained with."""
-    step_size = configured or hparams.get("step_size")
-    if step_size is None:
-        raise ValueError(
-            f"inference.step_size: {path} does not record the step size of its "
-            "iterative inference (only stage-3 checkpoints do); set inference.step_size=..."
-        )
-    return step_size
+    """The step size of ``steps`` steps of iterative inference: ``configured`` when set, else
+    the one that the checkpoint at ``path`` (hyper-parameters ``hparams``) was trained with;
+    for zero steps without either, :data:`UNUSED_STEP_SIZE`."""
+    step_size = configured if configured is not None else hparams.get("step_size")
+    if step_size is not None:
+        return step_size
+    if steps == 0:
+        return UNUSED_STEP_SIZE
+    raise ConfigError(
+        f"inference.step_size: {path} does not record the step size of its iterative "
+        f"inference (only stage-3 checkpoints do), which tts={steps} needs; set "
+        "inference.step_size=..."
+    )
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

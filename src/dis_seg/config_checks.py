@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.strategies.launchers import (
     _MultiProcessingLauncher,
@@ -43,6 +45,7 @@ def check_train_config(cfg: DictConfig) -> None:
 
 def check_evaluate_config(cfg: DictConfig) -> None:
     """The values ``dis-seg-eval`` needs, checked before the checkpoint is read."""
+    _check_path(cfg, "ckpt_path")
     _check_count(cfg, "tts")
     if _value(cfg, "inference.step_size") is not None:
         _check_positive(cfg, "inference.step_size")
@@ -76,8 +79,29 @@ def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
         )
 
 
+def check_predict_config(cfg: DictConfig) -> None:
+    """The values ``dis-seg-predict`` needs, checked before the checkpoint is read."""
+    for key in ("ckpt_path", "input_dir", "output_dir"):
+        _check_path(cfg, key)
+    check_evaluate_config(cfg)
+    for key in ("overlays", "tags_json", "overwrite"):
+        _check_bool(cfg, key)
+    alpha = _value(cfg, "overlay_alpha")
+    if not _is_number(alpha) or not 0 <= alpha <= 1:
+        raise ConfigError(f"overlay_alpha: expected a number in [0, 1], got {alpha!r}")
+    names = _value(cfg, "class_names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(name, str) for name in names)
+    ):
+        raise ConfigError(f"class_names: expected null or a list of names, got {names!r}")
+    _check_device(cfg, "device")
+
+
 def _value(cfg: DictConfig, key: str) -> Any:
-    value = OmegaConf.select(cfg, key, throw_on_missing=True)
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_missing=True)
+    except MissingMandatoryValue:
+        raise ConfigError(f"{key}: missing; set it on the command line ({key}=...)") from None
     return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
 
 
@@ -105,6 +129,37 @@ def _check_inference_options(cfg: DictConfig) -> None:
     for t in _value(cfg, "inference.schedule"):
         if not _is_int(t) or t < 0:
             raise ConfigError(f"inference.schedule: expected integers ≥ 0, got {t!r}")
+
+
+def _check_path(cfg: DictConfig, key: str) -> None:
+    value = _value(cfg, key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a path, got {value!r}")
+
+
+def _check_bool(cfg: DictConfig, key: str) -> None:
+    value = _value(cfg, key)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _check_device(cfg: DictConfig, key: str) -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` of a GPU this machine has."""
+    value = _value(cfg, key)
+    if value == "auto":
+        return
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"{key}: unknown device {value!r}; expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}: {value} but this machine has no CUDA GPU; expected auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"{key}: {value} but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
 
 
 def _check_positive(cfg: DictConfig, key: str) -> None:

@@ -19,15 +19,19 @@ from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import inference_step_size, load_module
 from dis_seg.config_checks import check_evaluate_config, check_trainer
 from dis_seg.data import DISDataModule
+from dis_seg.preflight import RUN_FAILED, reported_errors
 from dis_seg.run import evaluation_callback, test_metrics, write_metrics
 from dis_seg.stages import DISModule
 
 
 def evaluation_data(cfg: DictConfig, module: DISModule) -> DISDataModule:
     """The configured data, its evaluation images padded to a multiple of the output stride of
-    the network being evaluated (the checkpoint's, whatever the data config says)."""
+    the network being evaluated (the checkpoint's, whatever the data config says); never
+    generated (that is training's business): missing data is an error."""
     output_stride = module.model.backbone.output_stride
-    return instantiate(cfg.data, output_stride=output_stride, _convert_="all")
+    return instantiate(
+        cfg.data, output_stride=output_stride, generate_if_missing=False, _convert_="all"
+    )
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -36,7 +40,7 @@ def evaluate(cfg: DictConfig) -> dict:
     pl.seed_everything(cfg.seed, workers=True)
     module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
     datamodule = evaluation_data(cfg, module)
-    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path)
+    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
     evaluation = evaluation_callback(cfg, cfg.tts, step_size)
     trainer = instantiate(cfg.trainer, callbacks=[evaluation], logger=False)
     check_trainer(cfg, trainer)
@@ -53,7 +57,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    with reported_errors(RUN_FAILED):
+        evaluate(cfg)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ under ``-m``):
 - ``<stem>.png``: the labelmap at the image's original size, a palette PNG with the VOC colours;
 - ``overlays/<stem>.png`` (``overlays=true``): the image with its labelled pixels tinted;
 - ``tags.json`` (``tags_json=true``): per image file name, the refined tag scores
-  ``sigmoid(v3)`` after the ``tts`` steps, by class name.
+  ``sigmoid(v3)`` after the ``tts`` steps, by class name;
+- ``predict_manifest.json``: the files it wrote (:mod:`dis_seg.predict_outputs`): a later run
+  replaces them with ``overwrite=true``, and never any other file.
 
-Files whose suffix is not an image format are skipped with a warning; an unreadable image
-raises :class:`~dis_seg.data.DataError` naming the file.
+Files whose suffix is not an image format and images that cannot be read are skipped with a
+warning naming them; the run ends with the line ``wrote N labelmaps (M overlays) to DIR; K
+files skipped: ...`` and, when an image could not be read, exit status 1.
 """
 
 from __future__ import annotations
@@ -20,51 +23,74 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from PIL import Image
 from tqdm import tqdm
 
 from dis_seg import CONFIG_DIR, inference
 from dis_seg.checkpoints import inference_step_size, load_module
-from dis_seg.data import VOC_CLASSES
+from dis_seg.config_checks import check_predict_config
+from dis_seg.data import DataError
 from dis_seg.data.collate import collate_samples
 from dis_seg.data.images import read_rgb, voc_palette, write_labelmap
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
 from dis_seg.models import DISNet
+from dis_seg.predict_outputs import (
+    IMAGE_SUFFIXES,
+    OVERLAYS,
+    TAGS_JSON,
+    plan_outputs,
+    record_outputs,
+    replaceable,
+    tag_names,
+)
+from dis_seg.preflight import RUN_FAILED, reported_errors
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+UNREADABLE = "unreadable"
 
 
-def list_images(input_dir: Path) -> list[Path]:
-    """The image files of ``input_dir`` sorted by name; other files are skipped with a warning.
+class UnreadableImages(CompactHydraException):
+    """A multirun job skipped unreadable images: raised once it has written the rest, so that
+    Hydra runs the other jobs, then exits with status 1 and this one-line message."""
 
-    Two images with the same stem (``a.jpg``, ``a.png``) would write the same ``a.png``: error.
-    """
-    if not input_dir.is_dir():
-        raise FileNotFoundError(f"input_dir: {input_dir} is not a folder")
-    images: dict[str, Path] = {}
-    for path in sorted(p for p in input_dir.iterdir() if p.is_file()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            log.warning("skipping %s: not an image (expected one of %s)", path, IMAGE_SUFFIXES)
-        elif path.stem in images:
-            raise ValueError(
-                f"input_dir: {images[path.stem]} and {path} would both be written as "
-                f"{path.stem}.png; rename one of them"
-            )
-        else:
-            images[path.stem] = path
-    if not images:
-        raise FileNotFoundError(f"input_dir: no images in {input_dir} (suffixes {IMAGE_SUFFIXES})")
-    return list(images.values())
+
+@dataclass
+class FolderPrediction:
+    """What :func:`predict_folder` wrote into ``output_dir``, and the files it skipped with the
+    reason: ``not an image`` or :data:`UNREADABLE`."""
+
+    output_dir: Path
+    labelmaps: list[Path] = field(default_factory=list)
+    overlays: int = 0
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def unreadable(self) -> list[Path]:
+        """The images that could not be read."""
+        return [path for path, why in self.skipped.items() if why == UNREADABLE]
+
+    def summary(self) -> str:
+        """``wrote N labelmaps (M overlays) to DIR[; K files skipped: a (why), ...]``."""
+        line = (
+            f"wrote {len(self.labelmaps)} labelmaps ({self.overlays} overlays) to {self.output_dir}"
+        )
+        if not self.skipped:
+            return line
+        files = ", ".join(f"{path.name} ({why})" for path, why in self.skipped.items())
+        count = len(self.skipped)
+        return f"{line}; {count} file{'s' if count > 1 else ''} skipped: {files}"
 
 
 @torch.inference_mode()
@@ -118,61 +144,72 @@ def predict_folder(
     overlays: bool = False,
     overlay_alpha: float = 0.5,
     tags_json: bool = False,
+    overwrite: bool = False,
     method: str = "auto",
     cuda_graphs: bool = True,
-) -> list[Path]:
+) -> FolderPrediction:
     """Write the labelmap of every image of ``input_dir`` (and the optional overlays and
-    ``tags.json``) into ``output_dir``; return the labelmap paths. ``method`` and
-    ``cuda_graphs``: see :func:`predict_image`."""
-    images = list_images(input_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if overlays:
-        (output_dir / "overlays").mkdir(exist_ok=True)
-    written, tags = [], {}
-    for path in tqdm(images, desc="predict", unit="image"):
-        image = read_rgb(path)
+    ``tags.json``) into ``output_dir``, replacing earlier predictions only with ``overwrite``
+    (:func:`~dis_seg.predict_outputs.check_outputs`). ``method`` and ``cuda_graphs``: see
+    :func:`predict_image`."""
+    found, names = plan_outputs(
+        input_dir, output_dir, overlays=overlays, tags_json=tags_json, overwrite=overwrite
+    )
+    record_outputs(output_dir, names)
+    result = FolderPrediction(output_dir)
+    for path in found.others:
+        log.warning("skipping %s: not an image (expected one of %s)", path, IMAGE_SUFFIXES)
+        result.skipped[path] = "not an image"
+    tags = {}
+    for path in tqdm(found.images, desc="predict", unit="image"):
+        try:
+            image = read_rgb(path)
+        except DataError as error:
+            log.warning("skipping %s", error)
+            result.skipped[path] = UNREADABLE
+            continue
         labelmap, scores = predict_image(model, image, tts, step_size, method, cuda_graphs)
-        target = output_dir / f"{path.stem}.png"
+        target = replaceable(output_dir / f"{path.stem}.png")
         write_labelmap(target, labelmap)
-        written.append(target)
+        result.labelmaps.append(target)
         if overlays:
             tinted = overlay(image, labelmap, overlay_alpha)
-            Image.fromarray(tinted).save(output_dir / "overlays" / f"{path.stem}.png")
+            Image.fromarray(tinted).save(replaceable(output_dir / OVERLAYS / f"{path.stem}.png"))
+            result.overlays += 1
         if tags_json:
             tags[path.name] = dict(zip(class_names, scores.tolist(), strict=True))
     if tags_json:
-        (output_dir / "tags.json").write_text(json.dumps(tags, indent=2) + "\n")
-    return written
+        replaceable(output_dir / TAGS_JSON).write_text(json.dumps(tags, indent=2) + "\n")
+    return result
 
 
-def default_class_names(num_classes: int) -> list[str]:
-    """VOC's class names for 21 classes, else the class ids as strings."""
-    if num_classes == len(VOC_CLASSES):
-        return list(VOC_CLASSES)
-    return [str(index) for index in range(num_classes)]
+def torch_device(name: str) -> torch.device:
+    """The device of config ``device``: ``auto`` is CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
-def predict(cfg: DictConfig) -> list[Path]:
+def predict(cfg: DictConfig) -> FolderPrediction:
     """Predict ``cfg.input_dir`` with ``cfg.ckpt_path`` into the run folder (module docstring)."""
+    check_predict_config(cfg)
     module, hparams = load_module(cfg.ckpt_path)
-    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path)
-    class_names = cfg.class_names or module.class_names or default_class_names(module.num_classes)
-    if len(class_names) != module.num_classes:
-        raise ValueError(
-            f"class_names: {len(class_names)} names for the checkpoint's "
-            f"{module.num_classes} classes"
-        )
-    device = cfg.device if cfg.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
+    class_names = tag_names(cfg.class_names, module.class_names, module.num_classes)
+    run = HydraConfig.get()
+    if run.mode == RunMode.MULTIRUN:
+        record_outputs(Path(run.sweep.dir), ["multirun.yaml"])
     return predict_folder(
-        module.model.to(device),
+        module.model.to(torch_device(cfg.device)),
         Path(cfg.input_dir),
-        Path(HydraConfig.get().runtime.output_dir),
+        Path(run.runtime.output_dir),
         tts=cfg.tts,
         step_size=step_size,
-        class_names=list(class_names),
+        class_names=class_names,
         overlays=cfg.overlays,
         overlay_alpha=cfg.overlay_alpha,
         tags_json=cfg.tags_json,
+        overwrite=cfg.overwrite,
         method=cfg.inference.method,
         cuda_graphs=cfg.inference.cuda_graphs,
     )
@@ -180,7 +217,14 @@ def predict(cfg: DictConfig) -> list[Path]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
-    predict(cfg)
+    with reported_errors(RUN_FAILED):
+        result = predict(cfg)
+    log.info(result.summary())
+    if not result.unreadable:
+        return
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise UnreadableImages(result.summary())
+    raise SystemExit(RUN_FAILED)
 
 
 if __name__ == "__main__":

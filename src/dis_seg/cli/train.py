@@ -22,8 +22,14 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import check_num_classes, load_previous_stage, read_checkpoint
-from dis_seg.config_checks import ConfigError, check_train_config, check_trainer
+from dis_seg.checkpoints import (
+    check_num_classes,
+    load_previous_stage,
+    read_checkpoint,
+    resume_path,
+)
+from dis_seg.config_checks import check_train_config, check_trainer
+from dis_seg.preflight import RUN_FAILED, reported_errors
 from dis_seg.run import (
     build_callbacks,
     build_loggers,
@@ -37,26 +43,6 @@ INTERRUPTED = 128 + signal.SIGTERM
 TRAINING_METRICS = "training_metrics.json"
 
 log = logging.getLogger(__name__)
-
-
-def resume_path(cfg: DictConfig) -> Path | None:
-    """The checkpoint that ``ckpt_path`` resumes from, ``None`` for a fresh start.
-
-    ``last`` is ``checkpoints.dir/last.ckpt`` when it exists; without it the stage starts
-    afresh, so ``ckpt_path=last`` can be set on every (re)submission of a job.
-    """
-    if cfg.ckpt_path is None:
-        return None
-    if cfg.ckpt_path == "last":
-        path = Path(cfg.checkpoints.dir) / "last.ckpt"
-        if path.is_file():
-            return path
-        log.info("ckpt_path=last: no %s yet, the stage starts afresh", path)
-        return None
-    path = Path(cfg.ckpt_path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path: no checkpoint at {path}")
-    return path
 
 
 def train(cfg: DictConfig) -> dict:
@@ -74,7 +60,7 @@ def train(cfg: DictConfig) -> dict:
         datamodule = instantiate(cfg.data, _convert_="all")
         module = instantiate(stage.module, _convert_="all")
         if resume is not None:
-            checkpoint = read_checkpoint(resume, f"ckpt_path: no checkpoint at {resume}")
+            checkpoint = read_checkpoint(resume)
             check_num_classes(checkpoint, resume, module.num_classes)
         elif stage.init_from:
             load_previous_stage(module.model, stage.init_from, cfg.stage)
@@ -126,7 +112,8 @@ def _training_statistics(trainer: pl.Trainer, path: Path, resume: Path | None) -
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
-    train(cfg)
+    with reported_errors(RUN_FAILED):
+        train(cfg)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,194 @@
+"""The files of ``dis-seg-predict``: the images it reads from ``input_dir``, the outputs it writes
+for them, and the manifest by which it replaces its own earlier outputs and nothing else.
+
+An output folder holds ``predict_manifest.json``, ``{"written_by": "dis-seg-predict", "files":
+[...]}``: every file (relative path) that a run wrote there, recorded before it is written.
+A run may write a file that does not exist; it replaces one that exists only when the manifest
+lists it and ``overwrite=true`` — never a file of the user's, never an input (also through a
+symbolic or hard link), and never into a folder that overlaps ``input_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dis_seg.config_checks import ConfigError
+from dis_seg.data import VOC_CLASSES
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
+MANIFEST = "predict_manifest.json"
+WRITER = "dis-seg-predict"
+OVERLAYS = "overlays"
+TAGS_JSON = "tags.json"
+
+
+@dataclass
+class InputImages:
+    """The image files of an input folder in name order, and its other files (skipped)."""
+
+    images: list[Path]
+    others: list[Path]
+
+
+def list_images(input_dir: Path) -> InputImages:
+    """The files of ``input_dir`` (not its subfolders) by suffix (:data:`IMAGE_SUFFIXES`).
+
+    :class:`ConfigError` naming ``input_dir`` when it is no folder, holds no image, or two
+    images with one stem (``a.jpg``, ``a.png``) that would both be written as ``a.png``.
+    """
+    if not input_dir.is_dir():
+        state = "is not a folder" if input_dir.exists() else "does not exist"
+        raise ConfigError(f"input_dir: {input_dir} {state}; expected a folder of images")
+    images: dict[str, Path] = {}
+    others = []
+    for path in sorted(p for p in input_dir.iterdir() if p.is_file()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            others.append(path)
+        elif path.stem in images:
+            raise ConfigError(
+                f"input_dir: {images[path.stem]} and {path} would both be written as "
+                f"{path.stem}.png; rename one of them"
+            )
+        else:
+            images[path.stem] = path
+    if not images:
+        raise ConfigError(f"input_dir: no images in {input_dir} (suffixes {IMAGE_SUFFIXES})")
+    return InputImages(list(images.values()), others)
+
+
+def output_names(images: Iterable[Path], overlays: bool, tags_json: bool) -> list[str]:
+    """The files a run writes for ``images``, relative to its output folder: ``<stem>.png``,
+    ``overlays/<stem>.png`` with ``overlays``, ``tags.json`` with ``tags_json``."""
+    stems = [image.stem for image in images]
+    names = [f"{stem}.png" for stem in stems]
+    if overlays:
+        names += [f"{OVERLAYS}/{stem}.png" for stem in stems]
+    return [*names, TAGS_JSON] if tags_json else names
+
+
+def tag_names(
+    configured: Sequence[str] | None, trained: Sequence[str] | None, num_classes: int
+) -> list[str]:
+    """The class names of ``tags.json``: ``configured`` (``class_names``, which must name the
+    checkpoint's ``num_classes`` classes), else the checkpoint's ``trained`` names, else VOC's
+    for 21 classes, else the class ids."""
+    if configured:
+        if len(configured) != num_classes:
+            raise ConfigError(
+                f"class_names: {len(configured)} names for the checkpoint's {num_classes} classes"
+            )
+        return list(configured)
+    if trained:
+        return list(trained)
+    if num_classes == len(VOC_CLASSES):
+        return list(VOC_CLASSES)
+    return [str(index) for index in range(num_classes)]
+
+
+def written_files(folder: Path) -> set[str]:
+    """The files that earlier runs recorded in ``folder``'s manifest (none without one)."""
+    manifest = folder / MANIFEST
+    if not os.path.lexists(manifest):
+        return set()
+    try:
+        record = json.loads(manifest.read_text())
+        files = record["files"] if record.get("written_by") == WRITER else None
+    except (OSError, ValueError, AttributeError, KeyError):
+        files = None
+    if not isinstance(files, list):
+        raise ConfigError(
+            f"output_dir: {manifest} is not a manifest that {WRITER} wrote; choose another "
+            "output_dir"
+        )
+    return set(files)
+
+
+def check_outputs(
+    folder: Path,
+    names: Sequence[str],
+    *,
+    input_dir: Path,
+    inputs: Sequence[Path],
+    overwrite: bool,
+) -> None:
+    """Raise :class:`ConfigError` naming ``output_dir`` unless a run may write ``names`` into
+    ``folder`` (module docstring): the folder is no file and does not overlap ``input_dir``,
+    and every name that exists there is in its manifest, is none of ``inputs`` and
+    ``overwrite`` is set."""
+    if _overlap(folder, input_dir):
+        raise ConfigError(
+            f"output_dir: {folder} overlaps input_dir {input_dir} (the same folder, or one "
+            "inside the other); choose an output_dir apart from the inputs"
+        )
+    for parent in {folder, *((folder / name).parent for name in names)}:
+        _check_folder(parent)
+    earlier = written_files(folder)
+    input_files = {_file_id(path): path for path in inputs}
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        if path.exists() and _file_id(path) in input_files:
+            raise ConfigError(
+                f"output_dir: {path} is the input {input_files[_file_id(path)]} (through a "
+                "link); choose an output_dir apart from the inputs"
+            )
+        if name not in earlier:
+            raise ConfigError(
+                f"output_dir: {path} exists and was not written by {WRITER}, which never "
+                "replaces other files; choose another output_dir"
+            )
+        if not overwrite:
+            raise ConfigError(
+                f"output_dir: {folder} holds earlier predictions ({name}); set overwrite=true "
+                "to replace them, or choose another output_dir"
+            )
+
+
+def plan_outputs(
+    input_dir: Path, folder: Path, *, overlays: bool, tags_json: bool, overwrite: bool
+) -> tuple[InputImages, list[str]]:
+    """The files of ``input_dir`` and the names of the outputs a run writes for its images
+    into ``folder`` (:func:`output_names`), once :func:`check_outputs` allows them."""
+    found = list_images(input_dir)
+    names = output_names(found.images, overlays, tags_json)
+    check_outputs(folder, names, input_dir=input_dir, inputs=found.images, overwrite=overwrite)
+    return found, names
+
+
+def record_outputs(folder: Path, names: Iterable[str]) -> None:
+    """Add ``names`` to ``folder``'s manifest (created with the folder when missing)."""
+    files = sorted(written_files(folder) | set(names))
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"written_by": WRITER, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def replaceable(path: Path) -> Path:
+    """``path``, ready to be written: its folder made and an earlier file there removed, so
+    that a link in its place is replaced rather than written through."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
+def _check_folder(path: Path) -> None:
+    """Raise :class:`ConfigError` when ``path`` or the nearest of its parents that exists is
+    not a folder (it could not be made)."""
+    existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        raise ConfigError(f"output_dir: {existing} is a file, expected a folder")
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino

@@ -1,0 +1,278 @@
+"""The validation pass of the Hydra apps: every key, path, checkpoint and device a run needs,
+checked before Hydra creates the run's folder.
+
+Each app's config lists :class:`CheckBeforeRun` under ``hydra.callbacks``. Before a run, or
+before the first job of a multirun (then for the config of every job, as Hydra's basic sweeper
+will compose it), it refuses keys that overrides add (:func:`check_added_keys`) and runs the
+app's check: :func:`check_train_run`, :func:`check_evaluate_run` or :func:`check_predict_run`.
+A failed check prints ``error: <message>`` (one line naming the key or file) and exits with
+status 2; errors of the run itself exit with status 1 (:func:`reported_errors`). With
+``HYDRA_FULL_ERROR=1`` they print their traceback instead. (Hydra turns an exception in a
+callback into a warning and runs on: the pass ends the process itself.)
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from dis_seg.checkpoints import (
+    check_num_classes,
+    inference_step_size,
+    network_config,
+    read_checkpoint,
+    read_previous_stage,
+    resume_path,
+)
+from dis_seg.config_checks import (
+    ConfigError,
+    check_evaluate_config,
+    check_predict_config,
+    check_train_config,
+    check_trainer,
+)
+from dis_seg.data import DataError
+from dis_seg.predict_outputs import check_outputs, plan_outputs, tag_names
+
+REFUSED = 2
+RUN_FAILED = 1
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+ENVIRONMENT = re.compile(r"\$\{oc\.env:(\w+)")
+
+
+@contextmanager
+def reported_errors(status: int) -> Iterator[None]:
+    """A :class:`ConfigError` or :class:`DataError` (whose messages name the key or file)
+    becomes the line ``error: <message>`` on stderr, or its traceback with
+    ``HYDRA_FULL_ERROR=1``, and exit ``status``."""
+    try:
+        yield
+    except (ConfigError, DataError) as error:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            traceback.print_exc()
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(status) from None
+
+
+def check_train_run(cfg: DictConfig) -> None:
+    """What ``dis-seg-train`` needs: the values, the checkpoint it resumes or starts from, the
+    data folders (unless it generates the data) and the trainer's devices."""
+    check_train_config(cfg)
+    num_classes = cfg.model.num_classes
+    resume = resume_path(cfg)
+    if resume is not None:
+        check_num_classes(read_checkpoint(resume), resume, num_classes)
+    elif cfg.stage_config.init_from:
+        path, key = cfg.stage_config.init_from, f"stages.s{cfg.stage}.init_from"
+        check_num_classes(read_previous_stage(path, cfg.stage), path, num_classes, key)
+    if not cfg.data.generate_if_missing:
+        roots = {"data.voc_root": True, "data.idw_root": cfg.data.idw_root}
+        check_data_folders(cfg, [root for root, used in roots.items() if used])
+    check_trainer_devices(cfg)
+
+
+def check_evaluate_run(cfg: DictConfig) -> None:
+    """What ``dis-seg-eval`` needs: the values, a dis-seg checkpoint of the data's classes with
+    a step size for ``tts`` steps, the folders of the test splits (it never generates data)
+    and the trainer's devices."""
+    check_evaluate_config(cfg)
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
+    hparams = checkpoint["hyper_parameters"]
+    inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
+    roots = {"data.voc_root": cfg.data.test_split, "data.idw_root": cfg.data.idw_test_annotations}
+    check_data_folders(cfg, [root for root, used in roots.items() if used])
+    check_trainer_devices(cfg)
+
+
+def check_predict_run(cfg: DictConfig) -> None:
+    """What ``dis-seg-predict`` needs: the values, a dis-seg checkpoint with a step size for
+    ``tts`` steps and as many classes as ``class_names``, the images of ``input_dir`` and an
+    output folder it may write (:func:`~dis_seg.predict_outputs.check_outputs`)."""
+    check_predict_config(cfg)
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    network = network_config(checkpoint, cfg.ckpt_path)
+    hparams = checkpoint["hyper_parameters"]
+    inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
+    tag_names(cfg.class_names, hparams.get("class_names"), network["num_classes"])
+    input_dir, run = Path(cfg.input_dir), HydraConfig.get()
+    found, _ = plan_outputs(
+        input_dir,
+        Path(run.runtime.output_dir),
+        overlays=cfg.overlays,
+        tags_json=cfg.tags_json,
+        overwrite=cfg.overwrite,
+    )
+    if run.mode == RunMode.MULTIRUN:  # Hydra writes multirun.yaml into the sweep folder
+        check_outputs(
+            Path(run.sweep.dir),
+            ["multirun.yaml"],
+            input_dir=input_dir,
+            inputs=found.images,
+            overwrite=cfg.overwrite,
+        )
+
+
+RUN_CHECKS: dict[str, Callable[[DictConfig], None]] = {
+    "train": check_train_run,
+    "evaluate": check_evaluate_run,
+    "predict": check_predict_run,
+}
+
+
+def check_data_folders(cfg: DictConfig, keys: list[str]) -> None:
+    """Raise :class:`ConfigError` unless every data root of ``keys`` is a folder, naming the
+    keys and environment variables it is set from."""
+    for key in keys:
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            raise ConfigError(f"{key}: not set{_sources(cfg, key)}; expected a data folder")
+        path = Path(value)
+        if not path.is_dir():
+            state = "is not a folder" if path.exists() else "does not exist"
+            raise ConfigError(
+                f"{key}: {path} {state}{_sources(cfg, key)}; expected the folder of a data set "
+                "(docs/DATA.md)"
+            )
+
+
+def _sources(cfg: DictConfig, key: str) -> str:
+    """`` (set from paths.voc_root or the environment variable VOC_ROOT)`` for a value
+    interpolated from other keys: those keys and the environment variables they read."""
+    raw = OmegaConf.to_container(cfg, resolve=False)
+
+    def value(dotted: str) -> str:
+        node: Any = raw
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node if isinstance(node, str) else ""
+
+    keys = INTERPOLATION.findall(value(key))
+    variables = [v for k in [key, *keys] for v in ENVIRONMENT.findall(value(k))]
+    if not keys and not variables:
+        return ""
+    named = [*keys, *(f"the environment variable {v}" for v in variables)]
+    return f" (set from {' or '.join(named)})"
+
+
+def check_trainer_devices(cfg: DictConfig) -> None:
+    """Build the configured Trainer (no logger, no callbacks) and refuse settings it rejects,
+    such as devices this machine lacks, or that dis-seg cannot run (:func:`check_trainer`)."""
+    lightning = logging.getLogger("pytorch_lightning")
+    level = lightning.level
+    lightning.setLevel(logging.WARNING)  # not the device summary of every Trainer
+    try:
+        trainer = instantiate(cfg.trainer, logger=False, callbacks=[])
+    except Exception as error:  # Lightning's MisconfigurationException, ValueError, ...
+        cause = str(error.__cause__ or error).strip().splitlines() or [repr(error)]
+        node = cfg.trainer
+        settings = f"trainer.accelerator={node.get('accelerator')}, devices={node.get('devices')}"
+        raise ConfigError(f"trainer: {cause[0]} ({settings})") from error
+    finally:
+        lightning.setLevel(level)
+    check_trainer(cfg, trainer)
+
+
+def check_added_keys(config: DictConfig) -> None:
+    """Refuse keys that overrides add (``+key=value``) to nodes that are not instantiated
+    (``_target_``, whose constructors check their own arguments): a typo there would be
+    ignored. Config groups (``+experiment=...``) and ``hydra.*`` keys may be added."""
+    choices = config.hydra.runtime.choices
+    task = OmegaConf.to_container(config, resolve=False)
+    del task["hydra"]
+    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+        key = override.key_or_group
+        if not override.is_add() or key in choices or key.startswith("hydra."):
+            continue
+        parents = [key.rsplit(".", depth)[0] for depth in range(1, key.count(".") + 1)]
+        if any("_target_" in (OmegaConf.select(config, p) or {}) for p in parents):
+            continue
+        known = [other for other in _dotted_keys(task) if other != key]
+        guesses = difflib.get_close_matches(key, known, n=3)
+        hint = f"did you mean {' or '.join(guesses)}?" if guesses else "--cfg job lists the keys"
+        raise ConfigError(f"{key}: unknown key, added by {override.input_line}; {hint}")
+
+
+def _dotted_keys(node: Any, prefix: str = "") -> list[str]:
+    """Every leaf key of a config container, dotted."""
+    if not isinstance(node, dict):
+        return [prefix[:-1]]
+    return [key for name, value in node.items() for key in _dotted_keys(value, f"{prefix}{name}.")]
+
+
+class CheckBeforeRun(Callback):
+    """Hydra callback: ``check`` (a key of :data:`RUN_CHECKS`) on every job's config before
+    Hydra writes anything (module docstring)."""
+
+    def __init__(self, check: str) -> None:
+        self.check = RUN_CHECKS[check]
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with reported_errors(REFUSED):
+            check_added_keys(config)
+            self._check_job(config, "${hydra.run.dir}")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with reported_errors(REFUSED):
+            check_added_keys(config)
+            for job in sweep_job_configs(config):
+                self._check_job(job, "${hydra.sweep.dir}/${hydra.sweep.subdir}")
+
+    def _check_job(self, config: DictConfig, output_dir: str) -> None:
+        """``self.check`` on the task config of ``config``, with Hydra's runtime as the job
+        will see it: its output folder ``output_dir`` (an interpolation, resolved when a check
+        reads it, after the values it is made of)."""
+        config = copy.deepcopy(config)
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = output_dir
+        task = copy.deepcopy(config)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        hydra_config = HydraConfig.instance()
+        previous = hydra_config.cfg
+        hydra_config.set_config(config)
+        try:
+            self.check(task)
+        finally:
+            hydra_config.cfg = previous
+
+
+def sweep_job_configs(config: DictConfig) -> list[DictConfig]:
+    """The config of every job of the multirun ``config`` as Hydra's basic sweeper and
+    launcher compose them; none for another sweeper (then each job checks its values as it
+    starts, and predict its output folder)."""
+    if config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return []
+    loader = GlobalHydra.instance().config_loader()
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()]
+    arguments += list(config.hydra.overrides.task)
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+    jobs = [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    configs = []
+    for number, job_overrides in enumerate(jobs):
+        job = loader.load_sweep_config(config, list(job_overrides))
+        with open_dict(job):
+            job.hydra.job.id = job.hydra.job.num = number
+        configs.append(job)
+    return configs
