@@ -7,6 +7,8 @@ import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
+import pytest
+
 from tests.training_runs import ENV, REPO
 
 COMMANDS = {entry.name: entry for entry in distribution("dis-seg").entry_points}
@@ -26,6 +28,35 @@ def test_every_cli_module_is_a_command():
     modules = {path.stem for path in CLI.glob("*.py")} - {"__init__"}
     commands = {entry.module.rpartition(".")[2] for entry in COMMANDS.values()}
     assert modules == commands, "pyproject.toml [project.scripts] differs (then pip install -e .)"
+
+
+@pytest.mark.parametrize(
+    "module, arguments",
+    [
+        ("dis_seg.train", ["stage=3"]),
+        ("dis_seg.evaluate", ["ckpt_path=x"]),
+        ("dis_seg.predict", ["ckpt_path=x", "input_dir=x", "output_dir=y"]),
+    ],
+)
+def test_module_paths_of_the_public_surface_run_the_commands(module, arguments):
+    result = subprocess.run(
+        [sys.executable, "-m", module, *arguments, "tts=7", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\ntts: 7\n" in result.stdout
+
+
+def test_synthetic_generator_runs_under_its_module_path(tmp_path):
+    out = tmp_path / "data"
+    arguments = ["--out", str(out), "--size", "32", "--num-labelled", "2", "--num-tag-only", "2"]
+    arguments += ["--num-val", "1", "--num-test", "1", "--num-idw-test", "1"]
+    subprocess.run(
+        [sys.executable, "-m", "dis_seg.data.synthetic", *arguments], env=ENV, check=True
+    )
+    assert (out / "synthetic.json").is_file()
 
 
 def test_train_command_composes_the_config_of_its_module():

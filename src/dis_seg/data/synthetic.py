@@ -290,3 +290,9 @@ def ensure_generated(out: str | Path, **kwargs) -> Path:
     if not marker.is_file() or json.loads(marker.read_text()) != wanted:
         generate(out, **kwargs)
     return Path(out)
+
+
+if __name__ == "__main__":  # python -m dis_seg.data.synthetic: the command dis-seg-synthetic
+    from dis_seg.cli.synthetic import main
+
+    main()
