@@ -3,14 +3,15 @@ VENV ?= .venv
 ARGS ?=
 # The experiment's run folder (where eval, sweep and predict find the stages' checkpoints)
 RUN_DIR ?= outputs/synthetic
-# The checkpoint `make eval` evaluates
+# The checkpoint `make eval` evaluates and `make diagnose` diagnoses
 CKPT ?= $(RUN_DIR)/stage3/checkpoints/last.ckpt
 PYTHON := $(VENV)/bin/python
 # The dis-seg commands (pyproject.toml [project.scripts]), installed by `make install`
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval sweep report predict
+.PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval diagnose sweep report
+.PHONY: predict
 .PHONY: gpu-check gpu-wheels
 
 install: $(STAMP)
@@ -36,6 +37,12 @@ train: install
 
 eval: install
 	$(BIN)/dis-seg-eval ckpt_path=$(CKPT) $(ARGS)
+
+# Why iterative inference helps or hurts CKPT (docs/RESULTS.md): energy of the truth against the
+# prediction, the pixels the steps change, per-class IoU and tag cleaning, on the val split by
+# default; report.md and plots in outputs/diagnose/<time>/, e.g. make diagnose ARGS="tts=10"
+diagnose: install
+	$(BIN)/dis-seg-diagnose ckpt_path=$(CKPT) $(ARGS)
 
 # Sweeps (docs/SWEEPS.md). `make sweep`: one stage-3 model per SWEEP_TTR, all from the stage-2
 # checkpoint of RUN_DIR and each tested with SWEEP_TMAX steps (which fills its whole row of the

@@ -15,6 +15,7 @@ from dis_seg.checkpoints import check_num_classes, read_checkpoint
 from dis_seg.cli.evaluate import evaluation_data
 from dis_seg.config_checks import (
     ConfigError,
+    check_diagnose_config,
     check_evaluate_config,
     check_predict_config,
     check_train_config,
@@ -54,6 +55,9 @@ def test_shipped_configs_pass_the_checks(experiment, stage):
         ("checkpoints.every_n_steps=-5", "checkpoints.every_n_steps: expected an integer ≥ 0"),
         ("inference.method=graph", "inference.method: unknown value 'graph'; expected one of"),
         ("inference.cuda_graphs=1", "inference.cuda_graphs: expected true or false, got 1"),
+        ("recon_fit=labels", "recon_fit: unknown value 'labels'; expected one of"),
+        ("model.recon_scale=3", "model.recon_scale: unknown value 3; expected one of (1, 2, 4)"),
+        ("inference.control.max_change=0", "inference.control.max_change: expected a number > 0"),
     ],
 )
 def test_bad_train_value_fails_naming_the_key(override, message):
@@ -74,6 +78,32 @@ def test_bad_train_value_fails_naming_the_key(override, message):
 def test_bad_evaluate_value_fails_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_evaluate_config(config("evaluate", "ckpt_path=x.ckpt", override))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("split=train", "split: unknown value 'train'; expected one of"),
+        ("ttr=-3", "ttr: expected an integer ≥ 0, got -3"),
+        ("device=gpu", "device: unknown value 'gpu'"),
+        ("boundary_radius=0", "boundary_radius: expected an integer ≥ 1, got 0"),
+        ("tag_threshold=1.5", "tag_threshold: expected a number in (0, 1), got 1.5"),
+        ("tag_margin=-0.1", "tag_margin: expected a number in [0, 1), got -0.1"),
+        ("inference.control.monotone=1", "inference.control.monotone: expected true or false"),
+        ("inference.control.max_change=0", "inference.control.max_change: expected a number > 0"),
+        (
+            "inference.control.stall_tolerance=-1",
+            "inference.control.stall_tolerance: expected a number > 0",
+        ),
+    ],
+)
+def test_bad_diagnose_value_fails_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_diagnose_config(config("diagnose", "ckpt_path=x.ckpt", override))
+
+
+def test_shipped_diagnose_config_passes_the_checks():
+    check_diagnose_config(config("diagnose", "ckpt_path=x.ckpt"))
 
 
 PREDICT = ("ckpt_path=x.ckpt", "input_dir=in", "output_dir=out")

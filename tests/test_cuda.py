@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import StepControl, iterative_inference
 from dis_seg.inference.graphs import _CACHES
 from dis_seg.models import DISNet
 from dis_seg.stages import DISModule, Stage3Module
@@ -75,6 +75,25 @@ def test_graph_replays_take_the_autograd_steps(batch, tagged):
                 assert_fast_matches_autograd(result, reference)
             torch.testing.assert_close(replayed.u3, eager.u3, rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(replayed.energy, eager.energy, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "control",
+    [StepControl(monotone=True), StepControl(max_change=0.05), StepControl(stall_tolerance=0.02)],
+    ids=["monotone", "max_change", "stall"],
+)
+def test_controlled_graph_replays_take_the_controlled_autograd_steps(control):
+    model, u1, v1, images, _ = network(8)
+    kwargs = {"steps": 30, "step_size": 2e3, "control": control, "record_steps": (0, 10)}
+    reference = iterative_inference(
+        model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+    )
+    for method in ("fast", "autograd"):
+        results = [
+            iterative_inference(model, u1, v1, images, method=method, **kwargs) for _ in range(3)
+        ]
+        for result in results:
+            assert_fast_matches_autograd(result, reference, names=("u3", "v3", "z3", "energy"))
 
 
 def test_descents_do_not_synchronise_with_the_host():

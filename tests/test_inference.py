@@ -3,6 +3,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from dis_seg.inference import iterative_inference, predict
+from dis_seg.inference.descent import StepControl
 from dis_seg.models import upsample_logits
 
 # Operators that hand a tensor value to the host (``.item()``, ``bool(tensor)``, ``nonzero``):
@@ -131,10 +132,16 @@ def test_non_finite_energy_is_reported_in_stopped_without_a_warning_when_asked(
     assert result.stopped.tolist() == [False, True, False]
 
 
+@pytest.mark.parametrize(
+    "control",
+    [StepControl(), StepControl(monotone=True, max_change=1.0, stall_tolerance=1e-3)],
+    ids=["free", "controlled"],
+)
 @pytest.mark.parametrize("method", ["fast", "autograd"])
-def test_no_step_reads_a_value_back_to_the_host(tiny_model, batch, method):
+def test_no_step_reads_a_value_back_to_the_host(tiny_model, batch, method, control):
     tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
     kwargs = {"step_size": 50.0, "tags": tags, "method": method, "record_steps": (0, 5)}
+    kwargs["control"] = control
     for steps, warn, expected in ((0, False, 0), (10, True, 1), (10, False, 0)):
         with HostReads() as reads:
             result = iterative_inference(

@@ -97,7 +97,15 @@ def test_stage3_trained_with_other_stage3_settings_is_refused(override, finished
         check_resumable(wanted(tmp_path, override))
 
 
-@pytest.mark.parametrize("override", ["epochs.stage2=3", "stages.s2.init_from=/elsewhere.ckpt"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "epochs.stage2=3",
+        "stages.s2.init_from=/elsewhere.ckpt",
+        "recon_fit=prediction",
+        "model.recon_scale=4",
+    ],
+)
 def test_other_stage2_settings_take_up_stage1_and_refuse_stage2(override, tmp_path):
     trained(tmp_path, (1, 2))
     key = override.split("=")[0]

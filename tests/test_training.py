@@ -4,7 +4,9 @@ import json
 import pytest
 import torch
 
+from dis_seg.inference import predict
 from dis_seg.models import DISNet
+from dis_seg.stages import Stage3Module
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from tests.training_runs import run_entry_point, tiny_overrides
 
@@ -114,13 +116,20 @@ def test_wandb_writes_offline_run_files_one_run_per_multirun_job(tmp_path):
         assert (job / "metrics.json").is_file()
 
 
-def test_ttr_steps_change_the_pseudo_labels_of_ttr_zero():
+@pytest.fixture
+def tagged_batch():
+    """A random ResNet-18 DIS net (C = 5), two 32×32 images with tags, and their features."""
     torch.manual_seed(0)
     model = DISNet("resnet18", num_classes=5)
     images = torch.randn(2, 3, 32, 32)
     tags = torch.tensor([[1.0, 1, 0, 1, 0], [1, 0, 1, 0, 1]])
     with torch.no_grad():
         u1, v1 = model.encode(images)
+    return model, images, tags, u1, v1
+
+
+def test_ttr_steps_change_the_pseudo_labels_of_ttr_zero(tagged_batch):
+    model, images, tags, u1, v1 = tagged_batch
     common = {"step_size": 3e3, "tag_threshold": 0.0, "suppress_absent": False}
     plain = make_pseudo_labels(model, u1, v1, images, tags, ttr=0, **common)
     refined = make_pseudo_labels(model, u1, v1, images, tags, ttr=10, **common)
@@ -152,3 +161,27 @@ def test_pseudo_labels_report_non_finite_refinement_in_stopped_without_a_warning
         model, u1, v1, images, torch.ones(3, 5), ttr=6, step_size=1e4, tag_threshold=0.5
     )
     assert pseudo.stopped.tolist() == [False, True, False]
+
+
+def test_tag_margin_keeps_given_tags_below_the_threshold_and_adds_others_only_above_it(
+    tagged_batch,
+):
+    model, images, tags, u1, v1 = tagged_batch
+    common = {"ttr": 3, "step_size": 10.0, "tag_weight": 0.1}
+    scores = predict(model, images, steps=3, step_size=10.0, tags=tags, tag_weight=0.1)
+    scores = scores.tag_scores()
+    for threshold, margin in ((0.5, 0.0), (0.5, 0.3), (scores.median().item(), 0.05)):
+        pseudo = make_pseudo_labels(
+            model, u1, v1, images, tags, tag_threshold=threshold, tag_margin=margin, **common
+        )
+        kept = (tags > 0) & (scores >= threshold - margin)
+        added = (tags == 0) & (scores >= threshold + margin)
+        expected = (kept | added).float()
+        expected[:, 0] = 1
+        assert torch.equal(pseudo.tags, expected), (threshold, margin)
+
+
+@pytest.mark.parametrize("margin", [-0.1, 1.0])
+def test_stage3_refuses_a_tag_margin_outside_0_to_1(margin):
+    with pytest.raises(ValueError, match="tag_margin: expected a number in \\[0, 1\\)"):
+        Stage3Module(model={"backbone": "resnet18", "num_classes": 5}, tag_margin=margin)

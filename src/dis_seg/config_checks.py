@@ -19,8 +19,11 @@ from pytorch_lightning.strategies.launchers import (
 
 from dis_seg.inference import METHODS
 from dis_seg.models.backbone import RESNETS
+from dis_seg.models.dis_net import RECON_SCALES
+from dis_seg.reconstruction import RECON_FITS
 
 STAGES = (1, 2, 3)
+DIAGNOSED_SPLITS = ("val", "test/voc", "test/idw")
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,8 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_positive(cfg, "inference.step_size")
     _check_inference_options(cfg)
     _check_choice(cfg, "model.backbone", RESNETS)
+    _check_choice(cfg, "model.recon_scale", RECON_SCALES)
+    _check_choice(cfg, "recon_fit", RECON_FITS)
     fraction = _value(cfg, "data.labelled_fraction")
     if not _is_number(fraction) or not 0 < fraction <= 1:
         raise ConfigError(f"data.labelled_fraction: expected a number in (0, 1], got {fraction!r}")
@@ -50,6 +55,22 @@ def check_evaluate_config(cfg: DictConfig) -> None:
     if _value(cfg, "inference.step_size") is not None:
         _check_positive(cfg, "inference.step_size")
     _check_inference_options(cfg)
+
+
+def check_diagnose_config(cfg: DictConfig) -> None:
+    """The values ``dis-seg-diagnose`` needs, checked before the checkpoint is read."""
+    check_evaluate_config(cfg)
+    _check_count(cfg, "ttr")
+    _check_choice(cfg, "split", DIAGNOSED_SPLITS)
+    _check_choice(cfg, "device", ("auto", "cpu", "cuda"))
+    if _value(cfg, "boundary_radius") is not None:
+        _check_count(cfg, "boundary_radius", minimum=1)
+    threshold = _value(cfg, "tag_threshold")
+    if not _is_number(threshold) or not 0 < threshold < 1:
+        raise ConfigError(f"tag_threshold: expected a number in (0, 1), got {threshold!r}")
+    margin = _value(cfg, "tag_margin")
+    if not _is_number(margin) or not 0 <= margin < 1:
+        raise ConfigError(f"tag_margin: expected a number in [0, 1), got {margin!r}")
 
 
 def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
@@ -129,6 +150,12 @@ def _check_inference_options(cfg: DictConfig) -> None:
     for t in _value(cfg, "inference.schedule"):
         if not _is_int(t) or t < 0:
             raise ConfigError(f"inference.schedule: expected integers ≥ 0, got {t!r}")
+    monotone = _value(cfg, "inference.control.monotone")
+    if not isinstance(monotone, bool):
+        raise ConfigError(f"inference.control.monotone: expected true or false, got {monotone!r}")
+    for key in ("inference.control.max_change", "inference.control.stall_tolerance"):
+        if _value(cfg, key) is not None:
+            _check_positive(cfg, key)
 
 
 def _check_path(cfg: DictConfig, key: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 from torchmetrics.classification import (
@@ -60,14 +62,15 @@ def tag_average_precision(num_classes: int) -> MultilabelAveragePrecision:
 
 
 class TagAgreement(nn.Module):
-    """Micro precision, recall and F1 of B×C binary tags against reference tags.
+    """Precision, recall and F1 of B×C binary tags against reference tags: over all object
+    classes (``average="micro"``, scalars) or per object class (``"none"``, C−1 each).
 
     Background (column 0) is always present and therefore excluded.
     """
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int, average: Literal["micro", "none"] = "micro") -> None:
         super().__init__()
-        kwargs = {"num_labels": num_classes - 1, "average": "micro", "validate_args": False}
+        kwargs = {"num_labels": num_classes - 1, "average": average, "validate_args": False}
         self.precision = MultilabelPrecision(**kwargs)
         self.recall = MultilabelRecall(**kwargs)
         self.f1 = MultilabelF1Score(**kwargs)

@@ -4,7 +4,8 @@ checked before Hydra creates the run's folder.
 Each app's config lists :class:`CheckBeforeRun` under ``hydra.callbacks``. Before a run, or
 before the first job of a multirun (then for the config of every job, as Hydra's basic sweeper
 will compose it), it refuses keys that overrides add (:func:`check_added_keys`) and runs the
-app's check: :func:`check_train_run`, :func:`check_evaluate_run` or :func:`check_predict_run`.
+app's check: :func:`check_train_run`, :func:`check_evaluate_run`, :func:`check_predict_run`
+or :func:`check_diagnose_run`.
 A failed check prints ``error: <message>`` (one line naming the key or file) and exits with
 status 2; errors of the run itself exit with status 1 (:func:`reported_errors`). With
 ``HYDRA_FULL_ERROR=1`` they print their traceback instead. (Hydra turns an exception in a
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -44,6 +46,7 @@ from dis_seg.checkpoints import (
 )
 from dis_seg.config_checks import (
     ConfigError,
+    check_diagnose_config,
     check_evaluate_config,
     check_predict_config,
     check_train_config,
@@ -133,10 +136,29 @@ def check_predict_run(cfg: DictConfig) -> None:
         )
 
 
+def check_diagnose_run(cfg: DictConfig) -> None:
+    """What ``dis-seg-diagnose`` needs: the values, a dis-seg checkpoint of the data's classes
+    with a step size for ``tts`` and ``ttr`` steps, the data folders it reads (it never
+    generates data) and a CUDA device when ``device=cuda``."""
+    check_diagnose_config(cfg)
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
+    hparams = checkpoint["hyper_parameters"]
+    steps = max(cfg.tts, cfg.ttr)
+    inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
+    roots = ["data.idw_root" if cfg.split == "test/idw" else "data.voc_root"]
+    if cfg.data.idw_root and cfg.data.idw_clean_tags:
+        roots.append("data.idw_root")
+    check_data_folders(cfg, sorted(set(roots)))
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for, but torch sees no CUDA device")
+
+
 RUN_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "train": check_train_run,
     "evaluate": check_evaluate_run,
     "predict": check_predict_run,
+    "diagnose": check_diagnose_run,
 }
 
 

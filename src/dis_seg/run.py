@@ -81,6 +81,8 @@ def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
     if isinstance(value, float) and math.isnan(value):
         return None
     return value

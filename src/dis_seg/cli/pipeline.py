@@ -9,7 +9,8 @@ the pipeline with a message.
 
 A stage folder is of another config when its recorded ``.hydra/config.yaml`` differs from the
 wanted config in a key that stage is compared on: any key but ``ckpt_path``,
-``paths.output_root`` and the keys of later stages (:data:`STAGE_KEYS`). ``ttr``, ``tts``,
+``paths.output_root`` and the keys of later stages (:data:`STAGE_KEYS`). ``recon_fit`` and
+``model.recon_scale`` are stage 2's (subnet-2 first learns in stage 2). ``ttr``, ``tts``,
 ``inference.*``, ``stages.s3.*`` and ``epochs.stage3`` are stage 3's, so a run with other values
 of them takes up the finished stages 1 and 2 and trains stage 3 alone, while a stage 3 started
 with other values is refused, so that its results are never mixed. Stage 2 tests with ``tts``
@@ -40,7 +41,7 @@ IGNORED_KEYS = ("ckpt_path", "paths.output_root")
 # result. No earlier stage trains with them, so no earlier stage folder is compared on them.
 STAGE_KEYS = {
     1: ("stages.s1", "epochs.stage1"),
-    2: ("stages.s2", "epochs.stage2", "recon_fit"),
+    2: ("stages.s2", "epochs.stage2", "recon_fit", "model.recon_scale"),
     3: ("stages.s3", "epochs.stage3", "ttr", "tts", "inference"),
 }
 

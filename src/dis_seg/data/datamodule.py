@@ -280,6 +280,21 @@ class DISDataModule(pl.LightningDataModule):
             **self._loader_kwargs(pad_multiple=self.hparams.output_stride),
         )
 
+    def tag_only_dataloader(self) -> DataLoader:
+        """The tag-only training images of ``idw_root`` in order, without augmentation, with
+        their noisy tags and, where the data has them, their clean tags and hidden labelmaps
+        (the diagnostics of tag cleaning, :mod:`dis_seg.diagnostics`)."""
+        hp = self.hparams
+        if not hp.idw_root:
+            raise DataError("no tag-only images: set idw_root to an IDW folder")
+        dataset = self._idw(
+            hp.idw_annotations,
+            eval_transform(),
+            hidden_labelmaps=hp.idw_hidden_labelmaps,
+            clean_tags=hp.idw_clean_tags,
+        )
+        return self._eval_loader(dataset)
+
     def val_dataloader(self) -> DataLoader | list:
         return self._eval_loader(self.val_set) if self.val_set is not None else []
 

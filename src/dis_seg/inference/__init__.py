@@ -3,6 +3,7 @@
 (:mod:`.iterative`) and the one prediction call built on it (:mod:`.prediction`). Imports run
 one way: prediction → iterative → graphs, methods → descent."""
 
+from dis_seg.inference.descent import StepControl
 from dis_seg.inference.fast import fast_inference_obstacle, supports_fast_inference
 from dis_seg.inference.iterative import (
     METHODS,
@@ -19,6 +20,7 @@ __all__ = [
     "IterativeInferenceResult",
     "Method",
     "Prediction",
+    "StepControl",
     "fast_inference_obstacle",
     "iterative_inference",
     "predict",

@@ -6,9 +6,11 @@ import torch
 from torch import nn
 
 from dis_seg.inference.descent import (
+    NO_CONTROL,
     DescentOutput,
     Evaluation,
     State,
+    StepControl,
     descend,
     sample_energy,
 )
@@ -18,16 +20,23 @@ class AutogradDescent:
     """The descent of :func:`~dis_seg.inference.iterative_inference` on the features.
 
     Inputs: u1 B×D×h×w and v1 B×D, the reconstruction target B×3×h×w and the tags B×C (or
-    ``None``). State: (u1, v1).
+    ``None``). State: (u1, v1). ``control`` limits the steps per sample.
     """
 
     name = "autograd"
 
     def __init__(
-        self, model: nn.Module, tag_weight: float, steps: int, step_size: float, record: frozenset
+        self,
+        model: nn.Module,
+        tag_weight: float,
+        steps: int,
+        step_size: float,
+        record: frozenset,
+        control: StepControl = NO_CONTROL,
     ) -> None:
         self.model, self.tag_weight = model, tag_weight
         self.steps, self.step_size, self.record = steps, step_size, record
+        self.control = control
 
     def inputs(
         self, u1: torch.Tensor, v1: torch.Tensor, target: torch.Tensor, tags: torch.Tensor | None
@@ -50,7 +59,9 @@ class AutogradDescent:
         def advance(state: State, steps: State) -> State:
             return tuple(t - step for t, step in zip(state, steps, strict=True))
 
-        return descend((u1, v1), evaluate, advance, self.steps, self.step_size, self.record)
+        return descend(
+            (u1, v1), evaluate, advance, self.steps, self.step_size, self.record, self.control
+        )
 
     def features(
         self, output: DescentOutput, u1: torch.Tensor, v1: torch.Tensor, with_u1: bool

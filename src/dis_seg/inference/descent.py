@@ -38,7 +38,8 @@ class Refined:
     u3: B×C×h×w labelmap logits; v3: B×C tag logits; z3: B×3×h×w;
     energy: (steps+1)×B, each sample's energy before every step and after the last;
     stopped: B bool, the samples whose energy turned non-finite (they keep their last finite
-    iterate); u3_at: step t → B×C×h×w labelmap logits after t steps, for the recorded steps.
+    iterate); u3_at: step t → B×C×h×w labelmap logits after t steps, for the recorded steps
+    (a sample that :class:`StepControl` halted keeps its last accepted iterate there).
     """
 
     u3: torch.Tensor
@@ -69,6 +70,56 @@ class DescentOutput(Refined):
         )
 
 
+@dataclass(frozen=True)
+class StepControl:
+    """Per-sample limits on the descent; the default takes every step.
+
+    monotone: a step that raises a sample's energy is undone and the sample stops there.
+    max_change: a sample stops at its last iterate whose u3 lies within this root-mean-square
+        distance (logit units) of its initial u3; ``None``: no limit.
+    stall_tolerance: a sample stops after a step that lowers its energy by less than this
+        fraction of it; ``None``: never.
+    """
+
+    monotone: bool = False
+    max_change: float | None = None
+    stall_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_change", "stall_tolerance"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"inference.control.{name}: expected > 0 or null, got {value}")
+
+    def accepts(
+        self,
+        energy: torch.Tensor,
+        previous_energy: torch.Tensor,
+        u3: torch.Tensor,
+        initial_u3: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """B bool: the samples whose new iterate (energy B, u3 B×C×h×w) the limits accept,
+        ``None`` when nothing limits them."""
+        accepted = None
+        if self.monotone:
+            accepted = energy <= previous_energy
+        if self.max_change is not None:
+            distance = (u3.detach() - initial_u3).square().flatten(1).mean(dim=1).sqrt()
+            within = distance <= self.max_change
+            accepted = within if accepted is None else accepted & within
+        return accepted
+
+    def continues(self, energy: torch.Tensor, previous_energy: torch.Tensor) -> torch.Tensor | None:
+        """B bool: the samples that go on after a step from ``previous_energy`` to ``energy``
+        (both B), ``None`` when all do."""
+        if self.stall_tolerance is None:
+            return None
+        return previous_energy - energy >= self.stall_tolerance * previous_energy.abs()
+
+
+NO_CONTROL = StepControl()
+
+
 def sample_energy(
     model: nn.Module,
     u3: torch.Tensor,
@@ -94,34 +145,47 @@ def descend(
     steps: int,
     step_size: float,
     record: frozenset[int],
+    control: StepControl = NO_CONTROL,
 ) -> DescentOutput:
-    """The descent loop with its non-finite guard, over any per-sample state.
+    """The descent loop with its non-finite guard and step ``control``, over any per-sample
+    state.
 
     ``state`` holds B×… tensors; ``evaluate(state, with_grad)`` scores an iterate;
     ``advance(state, steps)`` moves it by ``−steps``, where ``steps`` are ``step_size`` × the
     energy's gradients against the iterate's ``leaves``, 0 for samples that stopped. A sample
-    whose energy turns non-finite goes back to its previous iterate (state, energy, u3, v3; z3
-    after the last step, as before it z3 is only carried along) and stays there.
+    whose energy turns non-finite, or whose new iterate ``control`` rejects, goes back to its
+    previous iterate (state, energy, u3, v3; z3 after the last step, as before it z3 is only
+    carried along) and stays there; one that ``control`` halts keeps its new iterate.
     """
     active = torch.ones(len(state[0]), dtype=torch.bool, device=state[0].device)
+    diverged = torch.zeros_like(active)
     seed = torch.full((len(state[0]),), step_size, dtype=state[0].dtype, device=state[0].device)
     energies: list[torch.Tensor] = []
     u3_at: dict[int, torch.Tensor] = {}
     previous: tuple[State, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-    previous_z3 = None
+    previous_z3 = initial_u3 = None
     for step in range(steps + 1):
         evaluation = evaluate(state, step < steps)
         energy = evaluation.energy.detach()
         finite = energy.abs() < math.inf  # false for ±inf and NaN; two kernels, not four
         u3, v3, z3 = evaluation.u3, evaluation.v3, evaluation.z3
-        if previous is not None:
-            keep = _KeepFinite(finite)
+        diverged = diverged | ~finite
+        accepted = finite
+        if previous is None:
+            initial_u3 = u3.detach()
+        else:
+            limits = control.accepts(energy, previous[1], u3, initial_u3)
+            accepted = finite if limits is None else finite & limits
+            keep = _KeepAccepted(accepted)
             state = tuple(keep(new, old) for new, old in zip(state, previous[0], strict=True))
             pairs = zip((energy, u3, v3), previous[1:], strict=True)
             energy, u3, v3 = (keep(new, old) for new, old in pairs)
             if step == steps:
                 z3 = keep(z3, previous_z3)
-        active = active & finite
+            going_on = control.continues(energy, previous[1])
+            if going_on is not None:
+                accepted = accepted & going_on
+        active = active & accepted
         energies.append(energy)
         if step in record:
             u3_at[step] = u3.detach()
@@ -136,23 +200,23 @@ def descend(
         v3=v3.detach(),
         z3=z3.detach(),
         energy=torch.stack(energies),
-        stopped=~active,
+        stopped=diverged,
         u3_at=u3_at,
     )
 
 
-class _KeepFinite:
-    """Per sample, the new tensor where the energy is finite, else the old one (both B×…,
-    detached); a tensor met twice (a state tensor that is also the iterate's u3) is chosen
+class _KeepAccepted:
+    """Per sample, the new tensor where the new iterate is accepted, else the old one (both
+    B×…, detached); a tensor met twice (a state tensor that is also the iterate's u3) is chosen
     once."""
 
-    def __init__(self, finite: torch.Tensor) -> None:
-        self.finite = finite
+    def __init__(self, accepted: torch.Tensor) -> None:
+        self.accepted = accepted
         self.chosen: dict[int, torch.Tensor] = {}
 
     def __call__(self, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
         if id(new) not in self.chosen:
-            mask = self.finite.view(-1, *([1] * (new.dim() - 1)))
+            mask = self.accepted.view(-1, *([1] * (new.dim() - 1)))
             self.chosen[id(new)] = torch.where(mask, new.detach(), old)
         return self.chosen[id(new)]
 

@@ -41,9 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dis_seg.inference.descent import (
+    NO_CONTROL,
     DescentOutput,
     Evaluation,
     State,
+    StepControl,
     descend,
     sample_energy,
 )
@@ -265,7 +267,7 @@ class FastDescent:
 
     Inputs: u3 B×C×h×w and v3 B×C of the initial features, the reconstruction target
     B×3×h×w and the tags B×C (or ``None``). State: u3, v3 and the step-scaled sums Σ η g
-    (B×C×h×w) and, with tags, Σ η h (B×C).
+    (B×C×h×w) and, with tags, Σ η h (B×C). ``control`` limits the steps per sample.
     """
 
     name = "fast"
@@ -279,9 +281,11 @@ class FastDescent:
         steps: int,
         step_size: float,
         record: frozenset[int],
+        control: StepControl = NO_CONTROL,
     ) -> None:
         self.model, self.tag_weight = model, tag_weight
         self.steps, self.step_size, self.record = steps, step_size, record
+        self.control = control
         self.operators = fast_operators(model, size, dtype)
 
     def inputs(
@@ -312,7 +316,9 @@ class FastDescent:
         state = (u3, v3, torch.zeros_like(u3))
         if tags is not None:
             state += (torch.zeros_like(v3),)
-        return descend(state, evaluate, advance, self.steps, self.step_size, self.record)
+        return descend(
+            state, evaluate, advance, self.steps, self.step_size, self.record, self.control
+        )
 
     def features(
         self, output: DescentOutput, u1: torch.Tensor, v1: torch.Tensor, with_u1: bool

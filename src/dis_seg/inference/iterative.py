@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from dis_seg.inference.autograd import AutogradDescent
-from dis_seg.inference.descent import Refined
+from dis_seg.inference.descent import NO_CONTROL, Refined, StepControl
 from dis_seg.inference.fast import FastDescent, fast_inference_obstacle
 from dis_seg.inference.graphs import graph_key, run_captured
 from dis_seg.losses import downsample_image
@@ -78,6 +78,12 @@ def resolve_method(model: nn.Module, method: str, steps: int) -> Literal["fast",
     return "autograd" if obstacle is not None else "fast"
 
 
+def reconstruction_size(model: nn.Module, size: tuple[int, int]) -> tuple[int, int]:
+    """The size of the reconstruction z3 of an h×w map u3: ``size`` × ``model.recon_scale``."""
+    scale = getattr(model, "recon_scale", 1)
+    return size[0] * scale, size[1] * scale
+
+
 def step_dtype(model: nn.Module) -> torch.dtype:
     """fp64 for a model with fp64 parameters, else fp32."""
     parameter = next(model.parameters(), None)
@@ -100,6 +106,7 @@ def iterative_inference(
     cuda_graphs: bool = True,
     return_features: bool = True,
     warn_non_finite: bool = True,
+    control: StepControl = NO_CONTROL,
 ) -> IterativeInferenceResult:
     """Take ``steps`` gradient steps on (u1, v1) of each sample's energy.
 
@@ -125,6 +132,8 @@ def iterative_inference(
             returned.
         warn_non_finite: warn when a sample's energy turns non-finite; callers that run many
             batches pass false and warn once over all of them from ``result.stopped``.
+        control: per-sample limits on the steps
+            (:class:`~dis_seg.inference.descent.StepControl`); by default every step is taken.
 
     Works under ``torch.no_grad()`` and ``torch.inference_mode()``; the steps run in fp32 (fp64
     for a model with fp64 parameters) with autocast off. A sample whose energy turns non-finite
@@ -147,15 +156,15 @@ def iterative_inference(
         u1, v1 = u1.to(dtype), v1.to(dtype)
         size = tuple(u1.shape[-2:])
         with torch.no_grad():
-            target = downsample_image(images.to(dtype), size)
+            target = downsample_image(images.to(dtype), reconstruction_size(model, size))
         tags = None if tags is None else tags.to(dtype)
         if chosen == "fast":
-            descent = FastDescent(model, size, dtype, tag_weight, steps, step_size, record)
+            descent = FastDescent(model, size, dtype, tag_weight, steps, step_size, record, control)
         else:
-            descent = AutogradDescent(model, tag_weight, steps, step_size, record)
+            descent = AutogradDescent(model, tag_weight, steps, step_size, record, control)
         inputs = descent.inputs(u1, v1, target, tags)
         if cuda_graphs and u1.is_cuda:
-            settings = (chosen, steps, record, step_size, tag_weight)
+            settings = (chosen, steps, record, step_size, tag_weight, control)
             key = graph_key(modules, descent, settings, inputs)
             output = run_captured(model, key, descent, inputs)
         else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dis_seg.inference.descent import NO_CONTROL, StepControl
 from dis_seg.inference.iterative import IterativeInferenceResult, iterative_inference
 from dis_seg.models import upsample_logits
 
@@ -56,6 +57,7 @@ def predict(
     method: str = "auto",
     cuda_graphs: bool = True,
     warn_non_finite: bool = True,
+    control: StepControl = NO_CONTROL,
 ) -> Prediction:
     """Labelmaps of normalised images B×3×H×W after ``steps`` steps of iterative inference.
 
@@ -80,5 +82,6 @@ def predict(
         cuda_graphs=cuda_graphs,
         return_features=False,
         warn_non_finite=warn_non_finite,
+        control=control,
     )
     return Prediction(result, tuple(images.shape[-2:]))

@@ -13,6 +13,9 @@ from torch import nn
 
 from dis_seg.models.backbone import ResNetBackbone
 
+RECON_SCALES = (1, 2, 4)
+"""The factors by which subnet-2 may upsample u3 (``recon_scale``)."""
+
 
 @dataclass
 class DISOutput:
@@ -73,6 +76,8 @@ class DISNet(nn.Module):
         fusion: subnet-3's fusion of v1 and avgpool(u1): ``"sum"`` or ``"concat"``.
         recon_input: subnet-2 reads ``"probs"`` (softmax of u3) or ``"logits"`` (u3 itself).
         recon_channels: hidden widths of subnet-2 (three convs for two widths).
+        recon_scale: subnet-2 reads u3 bilinearly upsampled by this factor (1, 2 or 4) and
+            reconstructs the image at that size, so that it sees the shapes of small objects.
         channels_last: keep conv weights, and the images ``encode`` reads, in channels-last
             memory format (faster convs on GPUs with tensor cores and on many CPUs).
         compile_backbone: ``torch.compile`` the backbone in place (compiled on first use; the
@@ -88,6 +93,7 @@ class DISNet(nn.Module):
         fusion: Literal["sum", "concat"] = "sum",
         recon_input: Literal["probs", "logits"] = "probs",
         recon_channels: tuple[int, ...] = (64, 64),
+        recon_scale: int = 1,
         channels_last: bool = False,
         compile_backbone: bool = False,
     ) -> None:
@@ -98,8 +104,11 @@ class DISNet(nn.Module):
             raise ValueError(
                 f"model.recon_input: expected 'probs' or 'logits', got {recon_input!r}"
             )
+        if recon_scale not in RECON_SCALES:
+            raise ValueError(f"model.recon_scale: expected 1, 2 or 4, got {recon_scale!r}")
         self.num_classes = num_classes
         self.recon_input = recon_input
+        self.recon_scale = recon_scale
         self.backbone = ResNetBackbone(backbone, output_stride, pretrained)
         channels = self.backbone.out_channels
         self.labelmap_head = nn.Conv2d(2 * channels, num_classes, kernel_size=3, padding=1)
@@ -147,9 +156,18 @@ class DISNet(nn.Module):
         return F.conv2d(u1, weight_u, head.bias, *geometry) + broadcast
 
     def reconstruct(self, u3: torch.Tensor) -> torch.Tensor:
-        """Subnet-2: labelmap logits u3 B×C×h×w → image reconstruction z3 B×3×h×w."""
-        x = u3.softmax(dim=1) if self.recon_input == "probs" else u3
-        return self.reconstruction_head(x)
+        """Subnet-2: labelmap logits u3 B×C×h×w → image reconstruction z3 B×3×sh×sw
+        (s = ``recon_scale``)."""
+        if self.recon_scale > 1:
+            u3 = F.interpolate(
+                u3, scale_factor=self.recon_scale, mode="bilinear", align_corners=False
+            )
+        return self.reconstruct_labelmap(u3.softmax(dim=1) if self.recon_input == "probs" else u3)
+
+    def reconstruct_labelmap(self, labelmap: torch.Tensor) -> torch.Tensor:
+        """Subnet-2 alone on a labelmap as it reads one, B×C×sh×sw: class probabilities
+        (``recon_input="probs"``) or logits → z3 B×3×sh×sw."""
+        return self.reconstruction_head(labelmap)
 
     def classify(self, u1: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
         """Subnet-3: tag logits v3 B×C from v1 B×D and the spatial average of u1 B×D×h×w."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from dis_seg.inference import predict
+from dis_seg.inference.descent import NO_CONTROL, StepControl
 from dis_seg.models import DISNet
 
 
@@ -33,18 +34,23 @@ def make_pseudo_labels(
     step_size: float,
     tag_weight: float = 1.0,
     tag_threshold: float = 0.5,
+    tag_margin: float = 0.0,
     suppress_absent: bool = True,
     method: str = "auto",
     cuda_graphs: bool = True,
+    control: StepControl = NO_CONTROL,
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
 
-    Cleaned tags: sigmoid(v3) ≥ ``tag_threshold`` after the steps, background always on; with
-    ``ttr = 0`` nothing is refined and the given tags are kept as they are. With
+    Cleaned tags, from the refined scores sigmoid(v3) after the steps: a given tag stays when
+    its score is at least ``tag_threshold − tag_margin``, another class joins when its score is
+    at least ``tag_threshold + tag_margin`` (with no margin: the classes scoring at least
+    ``tag_threshold``); background is always on. With ``ttr = 0`` nothing is refined and the
+    given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
     argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
     warned about here but returned in ``stopped``, for a count over the epoch. ``method`` and
-    ``cuda_graphs`` are those of :func:`~dis_seg.inference.iterative_inference`.
+    ``cuda_graphs`` and ``control`` are those of :func:`~dis_seg.inference.iterative_inference`.
     """
     prediction = predict(
         model,
@@ -58,8 +64,12 @@ def make_pseudo_labels(
         method=method,
         cuda_graphs=cuda_graphs,
         warn_non_finite=False,
+        control=control,
     )
-    refined = prediction.tag_scores() >= tag_threshold
+    scores = prediction.tag_scores()
+    refined = torch.where(
+        tags > 0, scores >= tag_threshold - tag_margin, scores >= tag_threshold + tag_margin
+    )
     cleaned = tags.clone() if ttr == 0 else refined.to(tags.dtype)
     cleaned[:, 0] = 1.0
     allowed = cleaned if suppress_absent else None

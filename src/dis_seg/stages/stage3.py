@@ -8,8 +8,10 @@ import torch
 from torchmetrics import SumMetric
 
 from dis_seg.inference import warn_if_stopped
+from dis_seg.inference.descent import StepControl
 from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.metrics import SegmentationMetric, TagAgreement
+from dis_seg.reconstruction import check_recon_fit, frozen, truth_reconstruction_loss
 from dis_seg.stages.base import DISModule
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 
@@ -19,7 +21,9 @@ class Stage3Module(DISModule):
 
     Each tag-only image gets ``ttr`` steps of iterative inference (reconstruction + its tags);
     the resulting pseudo labelmap and cleaned tags are its (detached) targets. Labelled images
-    use their own labelmaps and tags; the reconstruction loss applies to all images.
+    use their own labelmaps and tags; the reconstruction loss applies to all images (with
+    ``recon_fit="truth"`` it trains the rest of the network through a subnet-2 that learns
+    from the ground-truth labelmaps alone).
 
     Each epoch logs ``pseudo/non_finite_samples``, the tag-only images whose refinement met a
     non-finite energy (one warning gives their count). Where tag-only images carry hidden truth
@@ -30,10 +34,16 @@ class Stage3Module(DISModule):
         ttr: iterative-inference steps for tag-only images (0: the plain prediction).
         step_size: the gradient step of iterative inference.
         inference_tag_weight: weight of the tag term in the iterative-inference energy.
-        tag_threshold: sigmoid threshold that turns refined tag scores into cleaned tags.
+        tag_threshold, tag_margin: the rule that turns refined tag scores into cleaned tags
+            (:func:`~dis_seg.stages.pseudo_labels.make_pseudo_labels`).
         suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
-        inference_method, cuda_graphs: ``method`` and ``cuda_graphs`` of
+        inference_method, cuda_graphs, step_control: ``method``, ``cuda_graphs`` and
+            ``control`` (the keyword arguments of
+            :class:`~dis_seg.inference.descent.StepControl`) of
             :func:`~dis_seg.inference.iterative_inference`.
+        recon_fit: what subnet-2 learns from (:data:`~dis_seg.reconstruction.RECON_FITS`):
+            ``"prediction"``, the network's labelmaps of all images (the paper); ``"truth"``,
+            the ground-truth labelmaps of the labelled images; ``"both"``.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
     """
 
@@ -46,9 +56,12 @@ class Stage3Module(DISModule):
         step_size: float = 1.0,
         inference_tag_weight: float = 1.0,
         tag_threshold: float = 0.5,
+        tag_margin: float = 0.0,
         suppress_absent: bool = True,
         inference_method: str = "auto",
         cuda_graphs: bool = True,
+        step_control: dict[str, Any] | None = None,
+        recon_fit: str = "prediction",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
         tag_weight: float = 1.0,
@@ -61,13 +74,19 @@ class Stage3Module(DISModule):
             raise ValueError(f"step_size: expected > 0, got {step_size}")
         self.ttr, self.step_size = ttr, step_size
         self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold
+        if not 0 <= tag_margin < 1:
+            raise ValueError(f"tag_margin: expected a number in [0, 1), got {tag_margin}")
+        self.tag_margin = tag_margin
         self.suppress_absent = suppress_absent
         self.inference_method, self.cuda_graphs = inference_method, cuda_graphs
+        self.step_control = StepControl(**(step_control or {}))
+        self.recon_fit = check_recon_fit(recon_fit)
         self.weights = {
             "seg_loss": seg_weight,
             "pseudo_seg_loss": pseudo_seg_weight,
             "tag_loss": tag_weight,
             "recon_loss": recon_weight,
+            "recon_truth_loss": recon_weight,
         }
         self.pseudo_iou = SegmentationMetric(self.num_classes)
         self.initial_pseudo_iou = SegmentationMetric(self.num_classes)
@@ -93,9 +112,11 @@ class Stage3Module(DISModule):
                 step_size=self.step_size,
                 tag_weight=self.inference_tag_weight,
                 tag_threshold=self.tag_threshold,
+                tag_margin=self.tag_margin,
                 suppress_absent=self.suppress_absent,
                 method=self.inference_method,
                 cuda_graphs=self.cuda_graphs,
+                control=self.step_control,
             )
             target_tags[tag_only] = pseudo.tags
             pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
@@ -107,11 +128,29 @@ class Stage3Module(DISModule):
             "seg_loss": segmentation_loss(out.u3[~tag_only], labelmap[~tag_only]),
             "pseudo_seg_loss": pseudo_seg,
             "tag_loss": tag_loss(out.v3, target_tags),
-            "recon_loss": reconstruction_loss(out.z3, images),
+            **self._reconstruction_losses(batch, out),
         }
         losses["loss"] = sum(self.weights[name] * value for name, value in losses.items())
         self.log_losses("train", losses, len(images))
         return losses["loss"]
+
+    def _reconstruction_losses(self, batch: dict[str, Any], out) -> dict[str, torch.Tensor]:
+        """``recon_loss`` of the predictions of all images and, unless subnet-2 fits the
+        predictions alone, ``recon_truth_loss`` of the labelled images' ground truth; with
+        ``recon_fit="truth"`` subnet-2 takes no gradient from the former."""
+        images = batch["image"]
+        if self.recon_fit == "truth":
+            with frozen(self.model.reconstruction_head):
+                z3 = self.model.reconstruct(out.u3)
+        else:
+            z3 = out.z3
+        losses = {"recon_loss": reconstruction_loss(z3, images)}
+        if self.recon_fit != "prediction":
+            labelled = batch["has_labelmap"]
+            losses["recon_truth_loss"] = truth_reconstruction_loss(
+                self.model, images[labelled], batch["labelmap"][labelled], z3.shape[-2:]
+            )
+        return losses
 
     def _track_pseudo_labels(self, batch, tag_only, pseudo) -> None:
         changed = (pseudo.labelmap != pseudo.initial_labelmap).float().mean()
