@@ -216,7 +216,7 @@ def main() -> None:
     python = sys.executable
     scratch = Path(tempfile.mkdtemp(prefix="dis-seg-pipeline-"))
     commands = {
-        "tests": [python, "-m", "pytest", "-o", "addopts=-ra", "-m", "cuda", "tests"],
+        "tests": [python, "-m", "pytest", "-o", "addopts=-ra", "-m", "cuda", "tests/test_cuda.py"],
         "bench": [
             *(python, str(HERE / "bench.py"), "--device=cuda", "--no-report"),
             *(f"--groups={ESSENTIAL_GROUPS}", f"--results={args.out / 'bench-cuda.json'}"),
