@@ -6,7 +6,14 @@ import re
 import pytest
 import torch
 
-from dis_seg.checkpoints import CheckpointError, inference_step_size, load_module, read_checkpoint
+from dis_seg.checkpoints import (
+    CheckpointError,
+    inference_step_size,
+    inference_tag_weight,
+    load_module,
+    read_checkpoint,
+)
+from dis_seg.config_checks import ConfigError
 from dis_seg.stages import DISModule
 
 NETWORK = {"backbone": "resnet18", "num_classes": 3, "output_stride": 8}
@@ -71,3 +78,11 @@ def test_zero_steps_need_no_step_size_and_configured_steps_win():
     assert inference_step_size(0.5, {"step_size": 2.0}, "stage3.ckpt", steps=5) == 0.5
     with pytest.raises(ValueError, match="inference.step_size: stage2.ckpt does not record"):
         inference_step_size(None, {}, "stage2.ckpt", steps=5)
+
+
+def test_the_tag_weight_is_the_configured_or_the_checkpoints_and_named_when_missing():
+    assert inference_tag_weight(None, {"inference_tag_weight": 3.0}, "stage3.ckpt", ttr=5) == 3.0
+    assert inference_tag_weight(1.0, {"inference_tag_weight": 3.0}, "stage3.ckpt", ttr=5) == 1.0
+    assert inference_tag_weight(None, {}, "stage2.ckpt", ttr=0) > 0
+    with pytest.raises(ConfigError, match=r"inference.tag_weight: stage2.ckpt does not record"):
+        inference_tag_weight(None, {}, "stage2.ckpt", ttr=5)

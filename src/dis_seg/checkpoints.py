@@ -232,15 +232,31 @@ def inference_step_size(
     """The step size of ``steps`` steps of iterative inference: ``configured`` when set, else
     the one that the checkpoint at ``path`` (hyper-parameters ``hparams``) was trained with;
     for zero steps without either, :data:`UNUSED_STEP_SIZE`."""
-    step_size = configured if configured is not None else hparams.get("step_size")
-    if step_size is not None:
-        return step_size
+    recorded = hparams.get("step_size")
+    return _inference_setting("step_size", configured, recorded, path, f"tts={steps}", steps)
+
+
+def inference_tag_weight(
+    configured: float | None, hparams: dict[str, Any], path: str | Path, ttr: int
+) -> float:
+    """The tag weight of ``ttr`` steps on tag-only images: ``configured`` when set, else the one
+    that the checkpoint at ``path`` was trained with; for zero steps without either, unused."""
+    recorded = hparams.get("inference_tag_weight")
+    return _inference_setting("tag_weight", configured, recorded, path, f"ttr={ttr}", ttr)
+
+
+def _inference_setting(
+    key: str, configured: float | None, recorded: float | None, path, needed_by: str, steps: int
+) -> float:
+    value = configured if configured is not None else recorded
+    if value is not None:
+        return value
     if steps == 0:
         return UNUSED_STEP_SIZE
     raise ConfigError(
-        f"inference.step_size: {path} does not record the step size of its iterative "
-        f"inference (only stage-3 checkpoints do), which tts={steps} needs; set "
-        "inference.step_size=..."
+        f"inference.{key}: {path} does not record the {key.replace('_', ' ')} of its "
+        f"iterative inference (only stage-3 checkpoints do), which {needed_by} needs; set "
+        f"inference.{key}=..."
     )
 
 

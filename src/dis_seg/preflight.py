@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from dis_seg.checkpoints import (
     check_num_classes,
     inference_step_size,
+    inference_tag_weight,
     network_config,
     read_checkpoint,
     read_previous_stage,
@@ -138,8 +139,8 @@ def check_predict_run(cfg: DictConfig) -> None:
 
 def check_diagnose_run(cfg: DictConfig) -> None:
     """What ``dis-seg-diagnose`` needs: the values, a dis-seg checkpoint of the data's classes
-    with a step size for ``tts`` and ``ttr`` steps, the data folders it reads (it never
-    generates data) and a CUDA device when ``device=cuda``."""
+    with a step size for ``tts`` and ``ttr`` steps and a tag weight for ``ttr`` steps, the data
+    folders it reads (it never generates data) and a CUDA device when ``device=cuda``."""
     check_diagnose_config(cfg)
     checkpoint = read_checkpoint(cfg.ckpt_path)
     check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
@@ -147,7 +148,8 @@ def check_diagnose_run(cfg: DictConfig) -> None:
     steps = max(cfg.tts, cfg.ttr)
     inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
     roots = ["data.idw_root" if cfg.split == "test/idw" else "data.voc_root"]
-    if cfg.data.idw_root and cfg.data.idw_clean_tags:
+    if cfg.data.idw_root and cfg.data.idw_clean_tags:  # the tag cleaning of tag-only images
+        inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr)
         roots.append("data.idw_root")
     check_data_folders(cfg, sorted(set(roots)))
     if cfg.device == "cuda" and not torch.cuda.is_available():

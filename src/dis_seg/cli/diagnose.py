@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import inference_step_size, load_module
+from dis_seg.checkpoints import inference_step_size, inference_tag_weight, load_module
 from dis_seg.cli.evaluate import evaluation_data
 from dis_seg.config_checks import ConfigError, check_diagnose_config
 from dis_seg.data import DISDataModule
@@ -68,7 +68,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
             model,
             cfg.ttr,
             step_size,
-            cfg.inference.tag_weight,
+            inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr),
             cfg.tag_threshold,
             cfg.tag_margin,
             **options,
