@@ -16,6 +16,7 @@ split) into DIR and prints the tables.
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -103,6 +104,11 @@ def markdown_table(cells: Cells) -> str:
         values = [format_cell(cells[row].get(t, [])) for t in steps]
         lines.append(f"| {row} | " + " | ".join(values) + " |")
     return "\n".join(lines)
+
+
+def percent(value: float | None) -> str:
+    """A fraction as ``"12.3 %"``; ``"n/a"`` for a missing (None or NaN) value."""
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
 
 
 def plot_curves(splits: dict[str, Cells], path: Path) -> None:

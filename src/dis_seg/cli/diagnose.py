@@ -18,12 +18,14 @@ import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import move_data_to_device
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dis_seg import CONFIG_DIR
 from dis_seg.checkpoints import inference_step_size, inference_tag_weight, load_module
 from dis_seg.cli.evaluate import evaluation_data
+from dis_seg.cli.predict import torch_device
 from dis_seg.config_checks import ConfigError, check_diagnose_config
 from dis_seg.data import DISDataModule
 from dis_seg.diagnostics import SegmentationDiagnostics, TagDiagnostics, write_report
@@ -37,7 +39,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
     check_diagnose_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
-    device = torch.device(_device(cfg.device))
+    device = torch_device(cfg.device)
     model = module.model.to(device)
     datamodule = evaluation_data(cfg, module)
     steps = max(cfg.tts, cfg.ttr)
@@ -98,18 +100,9 @@ def labelled_loader(datamodule: DISDataModule, split: str) -> DataLoader:
     return loaders[datamodule.test_names.index(name)]
 
 
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _batches(loader: DataLoader, what: str, device: torch.device):
     for batch in tqdm(loader, desc=what, leave=False):
-        yield {
-            key: value.to(device) if isinstance(value, torch.Tensor) else value
-            for key, value in batch.items()
-        }
+        yield move_data_to_device(batch, device)
 
 
 def _log(cfg: DictConfig, results: dict[str, Any], plots: list[Path]) -> None:

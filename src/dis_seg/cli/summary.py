@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+from dis_seg.report import percent
+
 
 def load_metrics(run_dir: Path, stage: int) -> dict:
     path = run_dir / f"stage{stage}" / "metrics.json"
@@ -33,7 +35,7 @@ def summary_table(run_dir: Path) -> str:
     lines = ["| measure | " + " | ".join(f"{split} test" for split in splits) + " |"]
     lines.append("|---|" + "---:|" * len(splits))
     for name, blocks, key in rows:
-        values = [_percent(blocks.get(split, {}).get(key)) for split in splits]
+        values = [percent(blocks.get(split, {}).get(key)) for split in splits]
         lines.append(f"| {name} | " + " | ".join(values) + " |")
     training = dis.get("training", {})
     stage3 = [
@@ -43,12 +45,8 @@ def summary_table(run_dir: Path) -> str:
         (f"pseudo-label mIoU, t=ttr={ttr}", training.get("pseudo/mIoU")),
     ]
     lines += ["", "| stage-3 training, last epoch | value |", "|---|---:|"]
-    lines += [f"| {name} | {_percent(value)} |" for name, value in stage3]
+    lines += [f"| {name} | {percent(value)} |" for name, value in stage3]
     return "\n".join(lines)
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
 def main(argv: list[str] | None = None) -> None:

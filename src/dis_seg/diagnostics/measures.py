@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dis_seg.callbacks.iterative_inference import step_schedule
 from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.inference import predict
 from dis_seg.inference.descent import NO_CONTROL, StepControl
@@ -104,10 +105,10 @@ class EnergyDiagnostics:
     initial: list[float] = field(default_factory=list)
     refined: list[float] = field(default_factory=list)
 
-    def truth_preferred(self) -> float:
-        """The share of images whose truth has a lower energy than their prediction at t = 0."""
-        pairs = list(zip(self.truth, self.initial, strict=True))
-        return sum(truth < initial for truth, initial in pairs) / max(len(pairs), 1)
+    def truth_below(self, prediction: list[float]) -> float:
+        """The share of images whose truth has a lower energy than their ``prediction``."""
+        pairs = list(zip(self.truth, prediction, strict=True))
+        return sum(truth < predicted for truth, predicted in pairs) / max(len(pairs), 1)
 
     def summary(self) -> dict[str, float]:
         def mean(values: list[float]) -> float:
@@ -118,11 +119,8 @@ class EnergyDiagnostics:
             "truth": mean(self.truth),
             "prediction_t0": mean(self.initial),
             "prediction_tts": mean(self.refined),
-            "truth_below_prediction_t0": self.truth_preferred(),
-            "truth_below_prediction_tts": sum(
-                t < r for t, r in zip(self.truth, self.refined, strict=True)
-            )
-            / max(len(self.truth), 1),
+            "truth_below_prediction_t0": self.truth_below(self.initial),
+            "truth_below_prediction_tts": self.truth_below(self.refined),
         }
 
 
@@ -131,7 +129,9 @@ class SegmentationDiagnostics:
 
     Args:
         model: the network (eval mode).
-        steps: ``tts``, the steps taken; ``record``: the steps t whose changes are counted.
+        steps: ``tts``, the steps taken; ``record``: the schedule of steps t whose changes are
+            counted (:func:`~dis_seg.callbacks.iterative_inference.step_schedule`: those up to
+            ``steps``, and ``steps`` itself).
         step_size, method, cuda_graphs, control: those of :func:`~dis_seg.inference.predict`.
         boundary_radius: the width in pixels of the boundary band around class edges.
     """
@@ -148,13 +148,12 @@ class SegmentationDiagnostics:
         control: StepControl = NO_CONTROL,
     ) -> None:
         self.model, self.steps, self.step_size = model, steps, step_size
-        self.record = sorted({t for t in record if 0 < t <= steps} | ({steps} - {0}))
+        self.record = [t for t in step_schedule(steps, record) if t > 0]
         self.boundary_radius, self.method = boundary_radius, method
         self.cuda_graphs, self.control = cuda_graphs, control
         self.energy = EnergyDiagnostics()
         self.changes = StepChanges()
-        self.iou = {0: SegmentationMetric(model.num_classes), steps: None}
-        self.iou[steps] = SegmentationMetric(model.num_classes) if steps else self.iou[0]
+        self.iou = {t: SegmentationMetric(model.num_classes) for t in {0, steps}}
 
     def update(self, images: torch.Tensor, labelmap: torch.Tensor) -> None:
         """images B×3×H×W (normalised), labelmap B×H×W."""

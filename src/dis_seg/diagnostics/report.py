@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from dis_seg.diagnostics.measures import DIRECTIONS, KINDS, REGIONS
+from dis_seg.report import percent
 from dis_seg.run import write_metrics
 
 PLOTS = ("energy.png", "changes.png", "per_class_iou.png", "tags.png")
@@ -51,9 +52,9 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---:|---:|",
         f"| truth | {energy['truth']:.4f} | |",
         f"| prediction, t=0 | {energy['prediction_t0']:.4f} | "
-        f"{_percent(energy['truth_below_prediction_t0'])} of images |",
+        f"{percent(energy['truth_below_prediction_t0'])} of images |",
         f"| prediction, t={steps} | {energy['prediction_tts']:.4f} | "
-        f"{_percent(energy['truth_below_prediction_tts'])} of images |",
+        f"{percent(energy['truth_below_prediction_tts'])} of images |",
         "",
         "![energy](energy.png)",
         "",
@@ -106,7 +107,7 @@ def _short(column: str) -> str:
 def _iou_table(iou: dict[int, dict[str, Any]], steps: int) -> list[str]:
     first, last = iou[0], iou[steps]
     lines = [
-        f"mIoU {_percent(first['mIoU'])} at t=0, {_percent(last['mIoU'])} at t={steps}.",
+        f"mIoU {percent(first['mIoU'])} at t=0, {percent(last['mIoU'])} at t={steps}.",
         "",
         f"| class | t=0 | t={steps} | change |",
         "|---|---:|---:|---:|",
@@ -114,7 +115,7 @@ def _iou_table(iou: dict[int, dict[str, Any]], steps: int) -> list[str]:
     for name, before in first["per_class_IoU"].items():
         after = last["per_class_IoU"][name]
         change = "" if _missing(before) or _missing(after) else f"{100 * (after - before):+.1f}"
-        lines.append(f"| {name} | {_percent(before)} | {_percent(after)} | {change} |")
+        lines.append(f"| {name} | {percent(before)} | {percent(after)} | {change} |")
     return lines
 
 
@@ -130,21 +131,21 @@ def _tags_tables(tags: dict[str, Any]) -> list[str]:
     for name in ("noisy", "cleaned"):
         scores = tags[name]
         lines.append(
-            f"| {name} | {_percent(scores['precision'])} | {_percent(scores['recall'])} | "
-            f"{_percent(scores['F1'])} |"
+            f"| {name} | {percent(scores['precision'])} | {percent(scores['recall'])} | "
+            f"{percent(scores['F1'])} |"
         )
     pseudo = tags.get("pseudo_labels")
     if pseudo is not None:
         lines += [
             "",
             f"Pseudo labels of these images against their hidden labelmaps: mIoU "
-            f"{_percent(pseudo['mIoU_t0'])} at t=0, {_percent(pseudo['mIoU_ttr'])} after "
+            f"{percent(pseudo['mIoU_t0'])} at t=0, {percent(pseudo['mIoU_ttr'])} after "
             f"{tags['ttr']} steps.",
         ]
     lines += ["", "| class | F1 noisy | F1 cleaned |", "|---|---:|---:|"]
     for name, noisy in tags["noisy"]["per_class"].items():
         cleaned = tags["cleaned"]["per_class"][name]
-        lines.append(f"| {name} | {_percent(noisy['F1'])} | {_percent(cleaned['F1'])} |")
+        lines.append(f"| {name} | {percent(noisy['F1'])} | {percent(cleaned['F1'])} |")
     return lines
 
 
@@ -230,7 +231,3 @@ def _missing(value: float | None) -> bool:
 
 def _zero(value: float | None) -> float:
     return 0.0 if _missing(value) else value
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if _missing(value) else f"{100 * value:.1f} %"
