@@ -5,8 +5,9 @@
 
 On a machine with a CUDA GPU it runs, each in a process of its own and under a time limit:
 
-1. ``tests``: the tests marked ``cuda`` (graph replays against autograd, no host
-   synchronisation, weights changed under a captured graph, bf16 stage-3 steps);
+1. ``tests``: the tests marked ``cuda`` (graph replays of eager and compiled steps against
+   autograd, no host synchronisation, weights changed under a captured graph, bf16 stage-3
+   steps);
 2. ``bench``: the essential groups of ``benchmarks/bench.py`` (ESSENTIAL_GROUPS) on CUDA;
 3. ``pipeline``: ``python -m dis_seg.cli.pipeline trainer=gpu logger=csv`` on fresh synthetic data
    (``make train ARGS=trainer=gpu`` without the W&B logger), timed;
@@ -42,7 +43,7 @@ ESSENTIAL_GROUPS = (
     "dis-inference/1,dis-inference/8,deeplab-inference/8,train-stage3,"
     "options/fp32,options/bf16,options/channels_last+bf16"
 )
-TIME_LIMITS = {"tests": 120, "bench": 230, "pipeline": 170}
+TIME_LIMITS = {"tests": 180, "bench": 240, "pipeline": 170}
 # Python modules dis-seg needs besides those GPU machines usually have (torch, torchvision,
 # pytorch_lightning, torchmetrics, numpy, scipy, cv2, PIL, matplotlib, yaml, tqdm).
 NEEDED = ("hydra", "omegaconf", "antlr4", "albumentations", "torchdata")

@@ -7,7 +7,8 @@ Groups (all at 321×321, 21 classes, random init):
 - ``dis-inference``: DIS-ResNet-101 encode, then iterative inference with ``tts`` ∈ {0, 1, 10,
   30} steps (no tags, as at test time) by each method, then the labelmap (upsampled argmax);
   one encode per repetition is shared by the cases. Cases ``fast/{tts}`` and
-  ``autograd/{tts}`` take the default path (on CUDA a descent replayed from its CUDA graph), on
+  ``autograd/{tts}`` take the default path (on CUDA a descent replayed from its CUDA graph),
+  ``fast-compiled/{tts}`` the fast steps through ``torch.compile`` (``compile_steps=True``), on
   CUDA also ``fast-eager/{tts}`` and ``autograd-eager/{tts}`` (``cuda_graphs=False``).
 - ``deeplab-inference``: torchvision ``deeplabv3_resnet101``, forward and argmax.
 - ``train-stage1``, ``train-stage3``: the stage module's ``training_step`` on a synthetic
@@ -20,9 +21,10 @@ Groups (all at 321×321, 21 classes, random init):
 
 Each case runs untimed first (warm-up), then ``--reps`` times. On CUDA every case runs twice
 untimed, as the second call of a descent (per shapes and settings) captures its CUDA graph and
-later calls replay it; on a CPU one call warms up (iterative inference with one step, stage 3
-with ttr=1). Every run records its seconds (CUDA synchronised), its peak memory and the memory
-resident before it: on CUDA ``max_memory_allocated`` and ``memory_allocated``; on a CPU the
+later calls replay it; on a CPU one call warms up (iterative inference with two steps, which
+compiles both of a compiled descent's step graphs, the one followed by a step and the last one;
+stage 3 with ttr=1). Every run records its seconds (CUDA synchronised), its peak memory and the
+memory resident before it: on CUDA ``max_memory_allocated`` and ``memory_allocated``; on a CPU the
 process's peak RSS (VmHWM, reset through ``/proc/self/clear_refs`` after ``malloc_trim`` hands
 freed memory back) and its RSS.
 """
@@ -122,12 +124,14 @@ def warm_ups(device: torch.device, cases: tuple, cheapest: int | None) -> tuple:
     return cases * 2 if device.type == "cuda" else (cheapest,)
 
 
-def step_variants(device: torch.device) -> dict[str, tuple[str, bool]]:
-    """Case name → (``method``, ``cuda_graphs``) of iterative inference: every method on its
-    default path, and on CUDA also eagerly (``{method}-eager``)."""
-    variants = {method: (method, True) for method in METHODS}
+def step_variants(device: torch.device) -> dict[str, tuple[str, bool, bool]]:
+    """Case name → (``method``, ``cuda_graphs``, ``compile_steps``) of iterative inference:
+    every method on its default path, fast steps also compiled (``fast-compiled``), and on CUDA
+    every method eagerly (``{method}-eager``)."""
+    variants = {method: (method, True, False) for method in METHODS}
+    variants["fast-compiled"] = ("fast", True, True)
     if device.type == "cuda":
-        variants |= {f"{method}-eager": (method, False) for method in METHODS}
+        variants |= {f"{method}-eager": (method, False, False) for method in METHODS}
     return variants
 
 
@@ -142,7 +146,14 @@ def dis_net(device: torch.device, option: str = "fp32") -> DISNet:
 
 
 def dis_labelmap(
-    model: DISNet, u1, v1, images, steps: int, method: str, cuda_graphs: bool
+    model: DISNet,
+    u1,
+    v1,
+    images,
+    steps: int,
+    method: str,
+    cuda_graphs: bool,
+    compile_steps: bool = False,
 ) -> torch.Tensor:
     """The labelmap after ``steps`` of iterative inference from (u1, v1), as at test time."""
     result = iterative_inference(
@@ -154,16 +165,17 @@ def dis_labelmap(
         step_size=STEP_SIZE,
         method=method,
         cuda_graphs=cuda_graphs,
+        compile_steps=compile_steps,
         return_features=False,
     )
     return upsample_logits(result.u3, images.shape[-2:]).argmax(dim=1)
 
 
 def dis_inference(
-    args, device, meter, variants: dict[str, tuple[str, bool]], tts=TTS, option="fp32"
+    args, device, meter, variants: dict[str, tuple[str, bool, bool]], tts=TTS, option="fp32"
 ) -> Record:
     """Cases ``encode`` and ``{variant}/{tts}`` for each of ``variants`` (case name → method,
-    cuda_graphs), the latter without the encode."""
+    cuda_graphs, compile_steps), the latter without the encode."""
     model = dis_net(device, option)
     images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
     record = Record()
@@ -173,11 +185,9 @@ def dis_inference(
         with torch.no_grad(), autocast(device, bf16):
             (u1, v1), measured = meter.run(model.encode, images)
             record.add("encode", measured, timed)
-            for name, (method, graphs) in variants.items():
-                for steps in tts if timed else warm_ups(device, tts, 1):
-                    _, measured = meter.run(
-                        dis_labelmap, model, u1, v1, images, steps, method, graphs
-                    )
+            for name, how in variants.items():
+                for steps in tts if timed else warm_ups(device, tts, 2):
+                    _, measured = meter.run(dis_labelmap, model, u1, v1, images, steps, *how)
                     record.add(f"{name}/{steps}", measured, timed)
         del u1, v1
     return record
@@ -253,7 +263,7 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
 def options(args, device, meter) -> Record:
     """Cases ``encode``, ``fast/0``, ``fast/30`` and (unless ``--no-train``) ``train/step``."""
     torch.backends.cudnn.benchmark = args.option == "cudnn_benchmark"
-    variants = {"fast": ("fast", True)}
+    variants = {"fast": ("fast", True, False)}
     record = dis_inference(args, device, meter, variants, tts=(0, 30), option=args.option)
     if not args.no_train:
         args.batch = args.train_batch

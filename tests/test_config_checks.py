@@ -21,8 +21,10 @@ from dis_seg.config_checks import (
     check_train_config,
     check_trainer,
 )
+from dis_seg.inference import StepControl
 from dis_seg.optim import OptimizerConfig
 from dis_seg.preflight import check_added_keys, check_data_folders
+from dis_seg.run import evaluation_callback
 from dis_seg.stages import DISModule
 from tests.training_runs import run_entry_point, tiny_overrides
 
@@ -55,6 +57,7 @@ def test_shipped_configs_pass_the_checks(experiment, stage):
         ("checkpoints.every_n_steps=-5", "checkpoints.every_n_steps: expected an integer ≥ 0"),
         ("inference.method=graph", "inference.method: unknown value 'graph'; expected one of"),
         ("inference.cuda_graphs=1", "inference.cuda_graphs: expected true or false, got 1"),
+        ("inference.compile_steps=1", "inference.compile_steps: expected true or false, got 1"),
         ("recon_fit=labels", "recon_fit: unknown value 'labels'; expected one of"),
         ("model.recon_scale=3", "model.recon_scale: unknown value 3; expected one of (1, 2, 4)"),
         ("inference.control.max_change=0", "inference.control.max_change: expected a number > 0"),
@@ -232,3 +235,11 @@ def test_evaluation_never_generates_data():
     assert evaluation.data.generate_if_missing
     network = DISModule(model={"backbone": "resnet18", "num_classes": 21})
     assert not evaluation_data(evaluation, network).hparams.generate_if_missing
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate"])
+def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name):
+    cfg = config(name, "inference.control.monotone=true", "inference.compile_steps=true")
+    callback = evaluation_callback(cfg, 10, 2.0)
+    assert callback.control == StepControl(monotone=True)
+    assert callback.compile_steps and callback.method == cfg.inference.method

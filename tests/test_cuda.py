@@ -96,6 +96,32 @@ def test_controlled_graph_replays_take_the_controlled_autograd_steps(control):
             assert_fast_matches_autograd(result, reference, names=("u3", "v3", "z3", "energy"))
 
 
+@pytest.mark.parametrize("tagged", [False, True], ids=["reconstruction", "with_tags"])
+def test_compiled_graph_replays_take_the_autograd_steps_without_host_synchronisation(tagged):
+    model, u1, v1, images, tags = network(8, fusion="concat")
+    kwargs = {"steps": 10, "step_size": 5e2, "tags": tags if tagged else None}
+    kwargs |= {"record_steps": (0, 5, 10), "warn_non_finite": False}
+    reference = iterative_inference(
+        model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+    )
+    before = graph_count(model)
+    eager, captured = (
+        iterative_inference(model, u1, v1, images, method="fast", compile_steps=True, **kwargs)
+        for _ in range(2)
+    )
+    assert graph_count(model) == before + 1, "no graph was captured"
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        replayed = iterative_inference(
+            model, u1, v1, images, method="fast", compile_steps=True, **kwargs
+        )
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    for result in (eager, captured, replayed):
+        assert_fast_matches_autograd(result, reference)
+
+
 def test_descents_do_not_synchronise_with_the_host():
     model, u1, v1, images, tags = network(8)
     kwargs = {"steps": 30, "step_size": 1e3, "tags": tags, "warn_non_finite": False}

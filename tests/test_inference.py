@@ -1,10 +1,12 @@
 import pytest
 import torch
+from torch._dynamo.utils import counters
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from dis_seg.inference import iterative_inference, predict
 from dis_seg.inference.descent import StepControl
 from dis_seg.models import upsample_logits
+from tests.test_fast_inference import assert_fast_matches_autograd
 
 # Operators that hand a tensor value to the host (``.item()``, ``bool(tensor)``, ``nonzero``):
 # on a GPU each one waits for every kernel queued before it.
@@ -178,3 +180,24 @@ def test_predicted_labelmaps_keep_to_the_allowed_classes(tiny_model, batch):
     labelmap = prediction.labelmap(allowed=allowed)
     for sample, classes in enumerate(([0, 3], [0, 1], [0, 4])):
         assert set(labelmap[sample].unique().tolist()) <= set(classes)
+
+
+@pytest.mark.parametrize("method", ["fast", "autograd"])
+def test_compiled_steps_equal_eager_steps_and_compile_once_per_setting(tiny_model, batch, method):
+    tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
+    control = StepControl(monotone=True, max_change=2.0, stall_tolerance=1e-4)
+    kwargs = {"steps": 6, "step_size": 50.0, "tags": tags, "method": method}
+    kwargs |= {"record_steps": (0, 3, 6), "control": control}
+    eager = iterative_inference(tiny_model, *batch, **kwargs)
+    before = counters["stats"]["unique_graphs"]
+    compiled = iterative_inference(tiny_model, *batch, compile_steps=True, **kwargs)
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs > before, "no step was compiled"
+    assert not torch.equal(eager.u3, eager.u3_at[0]), "the steps must change the labelmap"
+    assert_fast_matches_autograd(compiled, eager, names=("u1", "v1", "u3", "v3", "z3", "energy"))
+    assert torch.equal(compiled.stopped, eager.stopped)
+    u1, v1, images = (t.flip(0) for t in batch)  # other samples, the same shapes and settings
+    again = iterative_inference(tiny_model, u1, v1, images, compile_steps=True, **kwargs)
+    assert counters["stats"]["unique_graphs"] == graphs, "a call of known shapes recompiled"
+    reference = iterative_inference(tiny_model, u1, v1, images, **kwargs)
+    assert_fast_matches_autograd(again, reference, names=("u3", "v3", "energy"))

@@ -144,9 +144,10 @@ def _check_count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
 def _check_inference_options(cfg: DictConfig) -> None:
     """The keys of the ``inference`` group that train and evaluate share."""
     _check_choice(cfg, "inference.method", METHODS)
-    graphs = _value(cfg, "inference.cuda_graphs")
-    if not isinstance(graphs, bool):
-        raise ConfigError(f"inference.cuda_graphs: expected true or false, got {graphs!r}")
+    for key in ("inference.cuda_graphs", "inference.compile_steps"):
+        value = _value(cfg, key)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
     for t in _value(cfg, "inference.schedule"):
         if not _is_int(t) or t < 0:
             raise ConfigError(f"inference.schedule: expected integers ≥ 0, got {t!r}")

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dis_seg.callbacks import IterativeInferenceCallback
+from dis_seg.inference import StepControl
 
 
 def build_callbacks(cfg: DictConfig, with_loggers: bool) -> list[pl.Callback]:
@@ -47,6 +48,8 @@ def evaluation_callback(cfg: DictConfig, tts: int, step_size: float) -> Iterativ
         schedule=cfg.inference.schedule,
         method=cfg.inference.method,
         cuda_graphs=cfg.inference.cuda_graphs,
+        control=StepControl(**cfg.inference.control),
+        compile_steps=cfg.inference.compile_steps,
     )
 
 

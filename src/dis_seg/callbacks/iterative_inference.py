@@ -10,7 +10,8 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torchmetrics import MeanMetric, SumMetric
 
-from dis_seg.inference import METHODS, predict, warn_if_stopped
+from dis_seg.inference import METHODS, StepControl, predict, warn_if_stopped
+from dis_seg.inference.descent import NO_CONTROL
 from dis_seg.metrics import SegmentationMetric
 from dis_seg.stages.base import test_splits
 
@@ -34,7 +35,7 @@ class IterativeInferenceCallback(pl.Callback):
     epoch gives their count); with a W&B logger also a line plot of mIoU against t. Results of
     the last epoch are kept in ``results[split]``.
 
-    ``method`` and ``cuda_graphs`` are those of
+    ``method``, ``cuda_graphs``, ``control`` and ``compile_steps`` are those of
     :func:`~dis_seg.inference.iterative_inference`.
     """
 
@@ -45,6 +46,8 @@ class IterativeInferenceCallback(pl.Callback):
         schedule: Iterable[int],
         method: str = "auto",
         cuda_graphs: bool = True,
+        control: StepControl = NO_CONTROL,
+        compile_steps: bool = False,
     ) -> None:
         if step_size <= 0:
             raise ValueError(f"step_size: expected > 0, got {step_size}")
@@ -52,6 +55,7 @@ class IterativeInferenceCallback(pl.Callback):
             raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
         self.tts, self.step_size = tts, step_size
         self.method, self.cuda_graphs = method, cuda_graphs
+        self.control, self.compile_steps = control, compile_steps
         self.steps = step_schedule(tts, schedule)
         self.splits: list[str] = []
         self.metrics: dict[str, _CurveMetrics] = {}
@@ -97,6 +101,8 @@ class IterativeInferenceCallback(pl.Callback):
             method=self.method,
             cuda_graphs=self.cuda_graphs,
             warn_non_finite=False,
+            control=self.control,
+            compile_steps=self.compile_steps,
         )
         metrics = self.metrics[split]
         metrics.stopped.update(prediction.result.stopped.sum())

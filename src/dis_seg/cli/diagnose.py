@@ -49,6 +49,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
         "method": cfg.inference.method,
         "cuda_graphs": cfg.inference.cuda_graphs,
         "control": control,
+        "compile_steps": cfg.inference.compile_steps,
     }
     radius = cfg.boundary_radius or model.backbone.output_stride
     segmentation = SegmentationDiagnostics(

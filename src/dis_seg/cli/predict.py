@@ -25,6 +25,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hydra
 import numpy as np
@@ -44,6 +45,7 @@ from dis_seg.data.collate import collate_samples
 from dis_seg.data.images import read_rgb, voc_palette, write_labelmap
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
+from dis_seg.inference.descent import NO_CONTROL, StepControl
 from dis_seg.models import DISNet
 from dis_seg.predict_outputs import (
     IMAGE_SUFFIXES,
@@ -101,13 +103,15 @@ def predict_image(
     step_size: float,
     method: str = "auto",
     cuda_graphs: bool = True,
+    control: StepControl = NO_CONTROL,
+    compile_steps: bool = False,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """The labelmap H×W uint8 and refined tag scores C of one H×W×3 uint8 RGB image.
 
     The image is normalised and padded (bottom, right) to a multiple of the output stride like
     an evaluation batch of one; the labelmap logits after ``tts`` steps are upsampled to the
-    padded size and cropped back to H×W. ``method`` and ``cuda_graphs`` are those of
-    :func:`~dis_seg.inference.iterative_inference`.
+    padded size and cropped back to H×W. ``method``, ``cuda_graphs``, ``control`` and
+    ``compile_steps`` are those of :func:`~dis_seg.inference.iterative_inference`.
     """
     device = next(model.parameters()).device
     sample = make_sample("", image, torch.zeros(model.num_classes))
@@ -119,6 +123,8 @@ def predict_image(
         step_size=step_size,
         method=method,
         cuda_graphs=cuda_graphs,
+        control=control,
+        compile_steps=compile_steps,
     )
     height, width = image.shape[:2]
     labelmap = prediction.labelmap()[0, :height, :width]
@@ -145,13 +151,12 @@ def predict_folder(
     overlay_alpha: float = 0.5,
     tags_json: bool = False,
     overwrite: bool = False,
-    method: str = "auto",
-    cuda_graphs: bool = True,
+    **step_options: Any,
 ) -> FolderPrediction:
     """Write the labelmap of every image of ``input_dir`` (and the optional overlays and
     ``tags.json``) into ``output_dir``, replacing earlier predictions only with ``overwrite``
-    (:func:`~dis_seg.predict_outputs.check_outputs`). ``method`` and ``cuda_graphs``: see
-    :func:`predict_image`."""
+    (:func:`~dis_seg.predict_outputs.check_outputs`). ``step_options``: ``method``,
+    ``cuda_graphs``, ``control`` and ``compile_steps`` of :func:`predict_image`."""
     found, names = plan_outputs(
         input_dir, output_dir, overlays=overlays, tags_json=tags_json, overwrite=overwrite
     )
@@ -168,7 +173,7 @@ def predict_folder(
             log.warning("skipping %s", error)
             result.skipped[path] = UNREADABLE
             continue
-        labelmap, scores = predict_image(model, image, tts, step_size, method, cuda_graphs)
+        labelmap, scores = predict_image(model, image, tts, step_size, **step_options)
         target = replaceable(output_dir / f"{path.stem}.png")
         write_labelmap(target, labelmap)
         result.labelmaps.append(target)
@@ -212,6 +217,8 @@ def predict(cfg: DictConfig) -> FolderPrediction:
         overwrite=cfg.overwrite,
         method=cfg.inference.method,
         cuda_graphs=cfg.inference.cuda_graphs,
+        control=StepControl(**cfg.inference.control),
+        compile_steps=cfg.inference.compile_steps,
     )
 
 

@@ -132,7 +132,8 @@ class SegmentationDiagnostics:
         steps: ``tts``, the steps taken; ``record``: the schedule of steps t whose changes are
             counted (:func:`~dis_seg.callbacks.iterative_inference.step_schedule`: those up to
             ``steps``, and ``steps`` itself).
-        step_size, method, cuda_graphs, control: those of :func:`~dis_seg.inference.predict`.
+        step_size, method, cuda_graphs, control, compile_steps: those of
+            :func:`~dis_seg.inference.predict`.
         boundary_radius: the width in pixels of the boundary band around class edges.
     """
 
@@ -146,11 +147,13 @@ class SegmentationDiagnostics:
         method: str = "auto",
         cuda_graphs: bool = True,
         control: StepControl = NO_CONTROL,
+        compile_steps: bool = False,
     ) -> None:
         self.model, self.steps, self.step_size = model, steps, step_size
         self.record = [t for t in step_schedule(steps, record) if t > 0]
         self.boundary_radius, self.method = boundary_radius, method
         self.cuda_graphs, self.control = cuda_graphs, control
+        self.compile_steps = compile_steps
         self.energy = EnergyDiagnostics()
         self.changes = StepChanges()
         self.iou = {t: SegmentationMetric(model.num_classes) for t in {0, steps}}
@@ -166,6 +169,7 @@ class SegmentationDiagnostics:
             method=self.method,
             cuda_graphs=self.cuda_graphs,
             control=self.control,
+            compile_steps=self.compile_steps,
         )
         grid = reconstruction_size(self.model, prediction.result.u3_at[0].shape[-2:])
         target = downsample_image(images, grid)
@@ -227,11 +231,13 @@ class TagDiagnostics:
         method: str = "auto",
         cuda_graphs: bool = True,
         control: StepControl = NO_CONTROL,
+        compile_steps: bool = False,
     ) -> None:
         self.model, self.ttr, self.step_size = model, ttr, step_size
         self.tag_weight, self.tag_threshold = tag_weight, tag_threshold
         self.tag_margin = tag_margin
         self.method, self.cuda_graphs, self.control = method, cuda_graphs, control
+        self.compile_steps = compile_steps
         classes = model.num_classes
         self.agreement = {
             (name, average): TagAgreement(classes, average=average)
@@ -266,6 +272,7 @@ class TagDiagnostics:
             method=self.method,
             cuda_graphs=self.cuda_graphs,
             control=self.control,
+            compile_steps=self.compile_steps,
         )
         for (name, _), agreement in self.agreement.items():
             agreement.update(tags if name == "noisy" else pseudo.tags, clean_tags)

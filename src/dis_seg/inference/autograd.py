@@ -8,7 +8,6 @@ from torch import nn
 from dis_seg.inference.descent import (
     NO_CONTROL,
     DescentOutput,
-    Evaluation,
     State,
     StepControl,
     descend,
@@ -19,8 +18,9 @@ from dis_seg.inference.descent import (
 class AutogradDescent:
     """The descent of :func:`~dis_seg.inference.iterative_inference` on the features.
 
-    Inputs: u1 B×D×h×w and v1 B×D, the reconstruction target B×3×h×w and the tags B×C (or
-    ``None``). State: (u1, v1). ``control`` limits the steps per sample.
+    Inputs: u1 B×D×h×w and v1 B×D, the reconstruction target B×3×sh×sw and the tags B×C (or
+    ``None``). State: (u1, v1). ``control`` limits the steps per sample; ``compiled`` runs
+    them through ``torch.compile`` (:func:`~dis_seg.inference.descent.descend`).
     """
 
     name = "autograd"
@@ -33,10 +33,11 @@ class AutogradDescent:
         step_size: float,
         record: frozenset,
         control: StepControl = NO_CONTROL,
+        compiled: bool = False,
     ) -> None:
         self.model, self.tag_weight = model, tag_weight
         self.steps, self.step_size, self.record = steps, step_size, record
-        self.control = control
+        self.control, self.compiled = control, compiled
 
     def inputs(
         self, u1: torch.Tensor, v1: torch.Tensor, target: torch.Tensor, tags: torch.Tensor | None
@@ -48,20 +49,22 @@ class AutogradDescent:
     def __call__(
         self, u1: torch.Tensor, v1: torch.Tensor, target: torch.Tensor, tags: torch.Tensor | None
     ) -> DescentOutput:
-        model, tag_weight = self.model, self.tag_weight
+        return descend(self, (u1, v1), target, tags)
 
-        def evaluate(state: State, with_grad: bool) -> Evaluation:
-            u1, v1 = (t.detach().requires_grad_(with_grad) for t in state)
-            u3, v3 = model.segment(u1, v1), model.classify(u1, v1)
-            energy, z3 = sample_energy(model, u3, v3, target, tags, tag_weight)
-            return Evaluation(energy, u3, v3, z3, leaves=(u1, v1))
+    def differentiated(self, with_tags: bool) -> tuple[int, ...]:
+        """u1 and v1."""
+        return (0, 1)
 
-        def advance(state: State, steps: State) -> State:
-            return tuple(t - step for t, step in zip(state, steps, strict=True))
+    def energy(
+        self, state: State, target: torch.Tensor, tags: torch.Tensor | None
+    ) -> tuple[torch.Tensor, ...]:
+        u1, v1 = state
+        u3, v3 = self.model.segment(u1, v1), self.model.classify(u1, v1)
+        energy, z3 = sample_energy(self.model, u3, v3, target, tags, self.tag_weight)
+        return energy, u3, v3, z3
 
-        return descend(
-            (u1, v1), evaluate, advance, self.steps, self.step_size, self.record, self.control
-        )
+    def advance(self, state: State, steps: State) -> State:
+        return tuple(t - step for t, step in zip(state, steps, strict=True))
 
     def features(
         self, output: DescentOutput, u1: torch.Tensor, v1: torch.Tensor, with_u1: bool

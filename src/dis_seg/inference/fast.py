@@ -43,7 +43,6 @@ from torch import nn
 from dis_seg.inference.descent import (
     NO_CONTROL,
     DescentOutput,
-    Evaluation,
     State,
     StepControl,
     descend,
@@ -266,8 +265,9 @@ class FastDescent:
     """The descent of :func:`~dis_seg.inference.iterative_inference` in C channels.
 
     Inputs: u3 B×C×h×w and v3 B×C of the initial features, the reconstruction target
-    B×3×h×w and the tags B×C (or ``None``). State: u3, v3 and the step-scaled sums Σ η g
-    (B×C×h×w) and, with tags, Σ η h (B×C). ``control`` limits the steps per sample.
+    B×3×sh×sw and the tags B×C (or ``None``). State: u3, v3 and the step-scaled sums Σ η g
+    (B×C×h×w) and, with tags, Σ η h (B×C). ``control`` limits the steps per sample;
+    ``compiled`` runs them through ``torch.compile`` (:func:`~dis_seg.inference.descent.descend`).
     """
 
     name = "fast"
@@ -282,10 +282,11 @@ class FastDescent:
         step_size: float,
         record: frozenset[int],
         control: StepControl = NO_CONTROL,
+        compiled: bool = False,
     ) -> None:
         self.model, self.tag_weight = model, tag_weight
         self.steps, self.step_size, self.record = steps, step_size, record
-        self.control = control
+        self.control, self.compiled = control, compiled
         self.operators = fast_operators(model, size, dtype)
 
     def inputs(
@@ -298,27 +299,28 @@ class FastDescent:
     def __call__(
         self, u3: torch.Tensor, v3: torch.Tensor, target: torch.Tensor, tags: torch.Tensor | None
     ) -> DescentOutput:
-        model, tag_weight, operators = self.model, self.tag_weight, self.operators
-
-        def evaluate(state: State, with_grad: bool) -> Evaluation:
-            u3, v3 = state[:2]
-            leaves = tuple(t.detach().requires_grad_(with_grad) for t in (u3, v3))
-            energy, z3 = sample_energy(model, *leaves, target, tags, tag_weight)
-            return Evaluation(energy, u3, v3, z3, leaves if tags is not None else leaves[:1])
-
-        def advance(state: State, steps: State) -> State:
-            g, h = steps if tags is not None else (steps[0], None)
-            delta_u3, delta_v3 = operators.step(g, h)
-            u3, v3, sum_g, *sum_h = state
-            moved = (u3 - delta_u3, v3 - delta_v3, sum_g + g)
-            return moved if h is None else (*moved, sum_h[0] + h)
-
         state = (u3, v3, torch.zeros_like(u3))
         if tags is not None:
             state += (torch.zeros_like(v3),)
-        return descend(
-            state, evaluate, advance, self.steps, self.step_size, self.record, self.control
-        )
+        return descend(self, state, target, tags)
+
+    def differentiated(self, with_tags: bool) -> tuple[int, ...]:
+        """u3, and v3 when the energy has tags."""
+        return (0, 1) if with_tags else (0,)
+
+    def energy(
+        self, state: State, target: torch.Tensor, tags: torch.Tensor | None
+    ) -> tuple[torch.Tensor, ...]:
+        u3, v3 = state[:2]
+        energy, z3 = sample_energy(self.model, u3, v3, target, tags, self.tag_weight)
+        return energy, u3, v3, z3
+
+    def advance(self, state: State, steps: State) -> State:
+        g, h = steps if len(steps) == 2 else (steps[0], None)
+        delta_u3, delta_v3 = self.operators.step(g, h)
+        u3, v3, sum_g, *sum_h = state
+        moved = (u3 - delta_u3, v3 - delta_v3, sum_g + g)
+        return moved if h is None else (*moved, sum_h[0] + h)
 
     def features(
         self, output: DescentOutput, u1: torch.Tensor, v1: torch.Tensor, with_u1: bool

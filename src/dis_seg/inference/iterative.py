@@ -107,6 +107,7 @@ def iterative_inference(
     return_features: bool = True,
     warn_non_finite: bool = True,
     control: StepControl = NO_CONTROL,
+    compile_steps: bool = False,
 ) -> IterativeInferenceResult:
     """Take ``steps`` gradient steps on (u1, v1) of each sample's energy.
 
@@ -134,6 +135,8 @@ def iterative_inference(
             batches pass false and warn once over all of them from ``result.stopped``.
         control: per-sample limits on the steps
             (:class:`~dis_seg.inference.descent.StepControl`); by default every step is taken.
+        compile_steps: take the steps through ``torch.compile`` (fused kernels; compiled once per
+            input shapes and settings, which takes seconds to a minute; docs/BENCHMARKS.md).
 
     Works under ``torch.no_grad()`` and ``torch.inference_mode()``; the steps run in fp32 (fp64
     for a model with fp64 parameters) with autocast off. A sample whose energy turns non-finite
@@ -159,12 +162,16 @@ def iterative_inference(
             target = downsample_image(images.to(dtype), reconstruction_size(model, size))
         tags = None if tags is None else tags.to(dtype)
         if chosen == "fast":
-            descent = FastDescent(model, size, dtype, tag_weight, steps, step_size, record, control)
+            descent = FastDescent(
+                model, size, dtype, tag_weight, steps, step_size, record, control, compile_steps
+            )
         else:
-            descent = AutogradDescent(model, tag_weight, steps, step_size, record, control)
+            descent = AutogradDescent(
+                model, tag_weight, steps, step_size, record, control, compile_steps
+            )
         inputs = descent.inputs(u1, v1, target, tags)
         if cuda_graphs and u1.is_cuda:
-            settings = (chosen, steps, record, step_size, tag_weight, control)
+            settings = (chosen, steps, record, step_size, tag_weight, control, compile_steps)
             key = graph_key(modules, descent, settings, inputs)
             output = run_captured(model, key, descent, inputs)
         else:

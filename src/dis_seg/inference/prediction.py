@@ -58,6 +58,7 @@ def predict(
     cuda_graphs: bool = True,
     warn_non_finite: bool = True,
     control: StepControl = NO_CONTROL,
+    compile_steps: bool = False,
 ) -> Prediction:
     """Labelmaps of normalised images B×3×H×W after ``steps`` steps of iterative inference.
 
@@ -83,5 +84,6 @@ def predict(
         return_features=False,
         warn_non_finite=warn_non_finite,
         control=control,
+        compile_steps=compile_steps,
     )
     return Prediction(result, tuple(images.shape[-2:]))

@@ -39,6 +39,7 @@ def make_pseudo_labels(
     method: str = "auto",
     cuda_graphs: bool = True,
     control: StepControl = NO_CONTROL,
+    compile_steps: bool = False,
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
 
@@ -49,8 +50,9 @@ def make_pseudo_labels(
     given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
     argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
-    warned about here but returned in ``stopped``, for a count over the epoch. ``method`` and
-    ``cuda_graphs`` and ``control`` are those of :func:`~dis_seg.inference.iterative_inference`.
+    warned about here but returned in ``stopped``, for a count over the epoch. ``method``,
+    ``cuda_graphs``, ``control`` and ``compile_steps`` are those of
+    :func:`~dis_seg.inference.iterative_inference`.
     """
     prediction = predict(
         model,
@@ -65,6 +67,7 @@ def make_pseudo_labels(
         cuda_graphs=cuda_graphs,
         warn_non_finite=False,
         control=control,
+        compile_steps=compile_steps,
     )
     scores = prediction.tag_scores()
     refined = torch.where(

@@ -37,9 +37,9 @@ class Stage3Module(DISModule):
         tag_threshold, tag_margin: the rule that turns refined tag scores into cleaned tags
             (:func:`~dis_seg.stages.pseudo_labels.make_pseudo_labels`).
         suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
-        inference_method, cuda_graphs, step_control: ``method``, ``cuda_graphs`` and
-            ``control`` (the keyword arguments of
-            :class:`~dis_seg.inference.descent.StepControl`) of
+        inference_method, cuda_graphs, step_control, compile_steps: ``method``,
+            ``cuda_graphs``, ``control`` (the keyword arguments of
+            :class:`~dis_seg.inference.descent.StepControl`) and ``compile_steps`` of
             :func:`~dis_seg.inference.iterative_inference`.
         recon_fit: what subnet-2 learns from (:data:`~dis_seg.reconstruction.RECON_FITS`):
             ``"prediction"``, the network's labelmaps of all images (the paper); ``"truth"``,
@@ -61,6 +61,7 @@ class Stage3Module(DISModule):
         inference_method: str = "auto",
         cuda_graphs: bool = True,
         step_control: dict[str, Any] | None = None,
+        compile_steps: bool = False,
         recon_fit: str = "prediction",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
@@ -80,6 +81,7 @@ class Stage3Module(DISModule):
         self.suppress_absent = suppress_absent
         self.inference_method, self.cuda_graphs = inference_method, cuda_graphs
         self.step_control = StepControl(**(step_control or {}))
+        self.compile_steps = compile_steps
         self.recon_fit = check_recon_fit(recon_fit)
         self.weights = {
             "seg_loss": seg_weight,
@@ -117,6 +119,7 @@ class Stage3Module(DISModule):
                 method=self.inference_method,
                 cuda_graphs=self.cuda_graphs,
                 control=self.step_control,
+                compile_steps=self.compile_steps,
             )
             target_tags[tag_only] = pseudo.tags
             pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
