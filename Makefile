@@ -99,8 +99,9 @@ BENCH_ARGS ?=
 bench: install
 	$(PYTHON) benchmarks/bench.py $(BENCH_ARGS)
 
-# GPU checks in one command (docs/BENCHMARKS.md): the CUDA tests, the essential benchmark groups
-# and the synthetic pipeline with trainer=gpu, then the table of GPU targets. Runs with this
+# GPU checks in one command (docs/BENCHMARKS.md): the CUDA tests, the essential benchmark groups,
+# the synthetic pipeline with trainer=gpu and the kernels of a step, then the table of GPU
+# targets. Runs with this
 # checkout's .venv, or without `make install` with the machine's own python3 and
 # GPU_CHECK_ARGS="--wheels .whl" (the wheels of `make gpu-wheels`); results in
 # benchmarks/results/gpu-check/ (or --out DIR).

@@ -1024,14 +1024,16 @@ repetition: its time is that pass plus the steps. Speed options are model and tr
 `trainer=gpu`) and `trainer.benchmark` (cudnn benchmark, on in `trainer=gpu`);
 `inference.compile_steps` (`fast-compiled` in the tables) compiles the iterative-inference steps.
 
-On a CUDA machine, `make gpu-check` (`benchmarks/gpu_check.py`) runs in one command, within
-8 minutes on one H100, the tests marked `cuda`, the essential groups of this benchmark and
-`make train` with `trainer=gpu` (the W&B logger left out), and writes the table of GPU targets
-to `benchmarks/results/gpu-check/` as it goes; that table closes this page. It needs no
-`make install`: on a GPU machine without network, with its own Python holding torch,
-torchvision, pytorch-lightning and torchmetrics, download the other dependencies as wheels on a
-machine with network (`make gpu-wheels`, for Python 3.12 unless `GPU_PYTHON_VERSION=...`;
-`benchmarks/gpu_wheels.txt` lists them), copy the checkout with its `.whl/` folder over, and run
+On a CUDA machine, `make gpu-check` (`benchmarks/gpu_check.py`) runs in one command the tests
+marked `cuda`, the essential groups of this benchmark, `make train` with `trainer=gpu` (the W&B
+logger left out) and a profile of the kernels of a step (`benchmarks/profile_steps.py`), each
+part under a time limit (9 minutes in all at most; a run without compiled steps and profile
+took 5), and writes the table of GPU targets and the kernels to `benchmarks/results/gpu-check/`
+as it goes; they close this page. It needs no `make install`: on a GPU machine without
+network, with its own Python holding torch, torchvision, pytorch-lightning and torchmetrics,
+download the other dependencies as wheels on a machine with network (`make gpu-wheels`, for
+Python 3.12 unless `GPU_PYTHON_VERSION=...`; `benchmarks/gpu_wheels.txt` lists them), copy
+the checkout with its `.whl/` folder over, and run
 
 ```bash
 make gpu-check GPU_CHECK_ARGS="--wheels .whl"   # = python3 benchmarks/gpu_check.py --wheels .whl

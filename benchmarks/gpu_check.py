@@ -1,6 +1,6 @@
 """``make gpu-check``: the GPU checks of dis-seg in one command, results written as they come.
 
-    python3 benchmarks/gpu_check.py [--wheels DIR] [--out DIR] [--only tests,bench,pipeline]
+    python3 benchmarks/gpu_check.py [--wheels DIR] [--out DIR] [--only tests,bench,pipeline,profile]
     python3 benchmarks/gpu_check.py --render-only [--out DIR]
 
 On a machine with a CUDA GPU it runs, each in a process of its own and under a time limit:
@@ -11,6 +11,8 @@ On a machine with a CUDA GPU it runs, each in a process of its own and under a t
 2. ``bench``: the essential groups of ``benchmarks/bench.py`` (ESSENTIAL_GROUPS) on CUDA;
 3. ``pipeline``: ``python -m dis_seg.cli.pipeline trainer=gpu logger=csv`` on fresh synthetic data
    (``make train ARGS=trainer=gpu`` without the W&B logger), timed;
+4. ``profile``: ``benchmarks/profile_steps.py``, the kernels of a fast step, eager and compiled,
+   into ``OUT/step-kernels.md`` (where the time of a step goes);
 
 then prints the table of the GPU targets with met / not met, also written to
 ``OUT/gpu_check.md`` and ``OUT/gpu_check.json`` after every part, so a run stopped midway keeps
@@ -38,15 +40,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PARTS = ("tests", "bench", "pipeline")
+PARTS = ("tests", "bench", "pipeline", "profile")
 ESSENTIAL_GROUPS = (
     "dis-inference/1,dis-inference/8,deeplab-inference/8,train-stage3,"
     "options/fp32,options/bf16,options/channels_last+bf16"
 )
-TIME_LIMITS = {"tests": 180, "bench": 240, "pipeline": 170}
+TIME_LIMITS = {"tests": 120, "bench": 200, "pipeline": 160, "profile": 60}
 # Python modules dis-seg needs besides those GPU machines usually have (torch, torchvision,
 # pytorch_lightning, torchmetrics, numpy, scipy, cv2, PIL, matplotlib, yaml, tqdm).
 NEEDED = ("hydra", "omegaconf", "antlr4", "albumentations", "torchdata")
+KERNELS = "step-kernels.md"
 
 
 def install_wheels(wheels: Path, site: Path) -> None:
@@ -163,6 +166,8 @@ def write_report(state: dict, out: Path) -> str:
         if "| measure |" in log:
             summary = log[log.index("| measure |") :].strip()
             text += f"\n## Pipeline summary\n\n{summary}\n"
+    if "profile" in state["parts"] and (out / KERNELS).is_file():
+        text += "\n" + (out / KERNELS).read_text()
     (out / "gpu_check.md").write_text(text)
     return text
 
@@ -226,6 +231,7 @@ def main() -> None:
             *(python, "-m", "dis_seg.cli.pipeline", "trainer=gpu", "logger=csv"),
             *(f"paths.data_dir={scratch / 'data'}", f"paths.output_root={scratch / 'outputs'}"),
         ],
+        "profile": [python, str(HERE / "profile_steps.py"), f"--out={args.out / KERNELS}"],
     }
     for name in PARTS:
         if name in only:
