@@ -52,7 +52,9 @@ def wanted(root, override: str) -> list[pipeline.StageFolder]:
 def trained_stages(monkeypatch) -> list[int]:
     """The stages that ``pipeline.main`` trains, recorded instead of run."""
     stages: list[int] = []
-    monkeypatch.setattr(pipeline, "run_stage", lambda stage, _: stages.append(stage.stage) or 0)
+    monkeypatch.setattr(
+        pipeline, "run_stages", lambda todo, *_: stages.extend(s.stage for s in todo) or 0
+    )
     monkeypatch.setattr(pipeline, "summary_table", lambda run_dir: "summary")
     return stages
 

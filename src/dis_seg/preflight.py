@@ -3,7 +3,8 @@ checked before Hydra creates the run's folder.
 
 Each app's config lists :class:`CheckBeforeRun` under ``hydra.callbacks``. Before a run, or
 before the first job of a multirun (then for the config of every job, as Hydra's basic sweeper
-will compose it), it refuses keys that overrides add (:func:`check_added_keys`) and runs the
+will compose it; a job may start from the checkpoint of a job before it, as the stages of
+``dis-seg-pipeline`` do), it refuses keys that overrides add (:func:`check_added_keys`) and runs the
 app's check: :func:`check_train_run`, :func:`check_evaluate_run`, :func:`check_predict_run`
 or :func:`check_diagnose_run`.
 A failed check prints ``error: <message>`` (one line naming the key or file) and exits with
@@ -23,6 +24,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,9 @@ from dis_seg.predict_outputs import check_outputs, plan_outputs, tag_names
 
 REFUSED = 2
 RUN_FAILED = 1
+# The output folders of the jobs of this multirun that run before the job being checked: what
+# they will write need not exist yet.
+EARLIER_JOB_FOLDERS: ContextVar[tuple[Path, ...]] = ContextVar("earlier_job_folders", default=())
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
 ENVIRONMENT = re.compile(r"\$\{oc\.env:(\w+)")
@@ -86,13 +91,19 @@ def check_train_run(cfg: DictConfig) -> None:
     resume = resume_path(cfg)
     if resume is not None:
         check_num_classes(read_checkpoint(resume), resume, num_classes)
-    elif cfg.stage_config.init_from:
+    elif cfg.stage_config.init_from and not written_by_an_earlier_job(cfg.stage_config.init_from):
         path, key = cfg.stage_config.init_from, f"stages.s{cfg.stage}.init_from"
         check_num_classes(read_previous_stage(path, cfg.stage), path, num_classes, key)
     if not cfg.data.generate_if_missing:
         roots = {"data.voc_root": True, "data.idw_root": cfg.data.idw_root}
         check_data_folders(cfg, [root for root, used in roots.items() if used])
     check_trainer_devices(cfg)
+
+
+def written_by_an_earlier_job(path: str) -> bool:
+    """Whether ``path`` lies in the output folder of a job of this multirun that runs before
+    the one being checked (:data:`EARLIER_JOB_FOLDERS`)."""
+    return any(Path(path).resolve().is_relative_to(f) for f in EARLIER_JOB_FOLDERS.get())
 
 
 def check_evaluate_run(cfg: DictConfig) -> None:
@@ -259,8 +270,15 @@ class CheckBeforeRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with reported_errors(REFUSED):
             check_added_keys(config)
+            earlier: list[Path] = []
             for job in sweep_job_configs(config):
-                self._check_job(job, "${hydra.sweep.dir}/${hydra.sweep.subdir}")
+                token = EARLIER_JOB_FOLDERS.set(tuple(earlier))
+                try:
+                    self._check_job(job, "${hydra.sweep.dir}/${hydra.sweep.subdir}")
+                finally:
+                    EARLIER_JOB_FOLDERS.reset(token)
+                sweep = job.hydra.sweep
+                earlier.append((Path(str(sweep.dir)) / str(sweep.subdir)).resolve())
 
     def _check_job(self, config: DictConfig, output_dir: str) -> None:
         """``self.check`` on the task config of ``config``, with Hydra's runtime as the job

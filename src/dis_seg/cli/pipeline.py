@@ -2,10 +2,15 @@
 train``), taking an interrupted pipeline up at the stage and step it reached.
 
 A stage whose folder holds ``metrics.json`` is done and skipped; the others run one after the
-other as ``dis-seg-train stage=N ckpt_path=last [overrides]``, which resumes a stage
-from its ``last.ckpt`` when it has one. A stage folder that holds results of another config, or
-results that a later stage would have to be rebuilt from the unfinished stage before it, stops
-the pipeline with a message.
+other with ``ckpt_path=last``, which resumes a stage from its ``last.ckpt`` when it has one. On
+one device they run in one process (Python, torch and the GPU start once, not once a stage):
+the jobs of a Hydra multirun ``dis-seg-train --multirun stage=2,3 ckpt_path=last [overrides]``
+with the basic sweeper and launcher, which writes each stage into ``<run_dir>/stage<N>`` as a
+single run would; a stage that fails or is stopped ends it before the next one. With several
+devices or nodes each stage is a run of its own, ``dis-seg-train stage=N ckpt_path=last
+[overrides]``, since Lightning's DDP relaunches the command line. A stage folder that holds
+results of another config, or results that a later stage would have to be rebuilt from the
+unfinished stage before it, stops the pipeline with a message.
 
 A stage folder is of another config when its recorded ``.hydra/config.yaml`` differs from the
 wanted config in a key that stage is compared on: any key but ``ckpt_path``,
@@ -135,14 +140,57 @@ def check_resumable(folders: list[StageFolder]) -> None:
             )
 
 
-def run_stage(stage: StageFolder, overrides: list[str]) -> int:
-    """Train and test one stage in a child process; return its exit status.
+def on_one_device(overrides: list[str]) -> bool:
+    """Whether the trainer of the config given by ``overrides`` runs on one device of one node
+    with Lightning's default strategy, so that no process is relaunched and the stages can
+    share one process."""
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        trainer = compose("train", overrides).trainer
+    strategy = trainer.get("strategy") or "auto"
+    return trainer.devices == 1 and trainer.get("num_nodes", 1) == 1 and strategy == "auto"
 
-    SIGINT (Ctrl+C reaches the child too) is left to the child, SIGTERM is passed on to it, so
-    that it writes ``last.ckpt`` before it exits.
-    """
-    command = [sys.executable, "-m", "dis_seg.cli.train", *overrides, f"stage={stage.stage}"]
-    child = subprocess.Popen([*command, "ckpt_path=last"])
+
+def check_layout(run_dir: Path, folders: list[StageFolder]) -> None:
+    """Raise :class:`PipelineError` unless stage N writes into ``<run_dir>/stage<N>`` (the
+    ``hydra.run.dir`` of conf/hydra/default.yaml), where :func:`run_stages` puts it."""
+    for stage in folders:
+        expected = run_dir / f"stage{stage.stage}"
+        if stage.folder != expected:
+            raise PipelineError(
+                f"hydra.run.dir puts stage {stage.stage} into {stage.folder}, but the pipeline "
+                f"trains it into {expected}: choose the folder with paths.output_root or "
+                "run_name instead"
+            )
+
+
+def stage_commands(stages: list[StageFolder], overrides: list[str], together: bool) -> list:
+    """The ``dis-seg-train`` command lines that train and test ``stages``: one Hydra multirun
+    of them all (``together``; one job a batch, so that a job that fails raises before the next
+    starts) or a run per stage."""
+    train = [sys.executable, "-m", "dis_seg.cli.train"]
+    if not together:
+        return [[*train, *overrides, f"stage={stage.stage}", "ckpt_path=last"] for stage in stages]
+    command = [*train, "--multirun", *overrides, "ckpt_path=last"]
+    command += [f"stage={','.join(str(stage.stage) for stage in stages)}"]
+    command += ["hydra/sweeper=basic", "hydra/launcher=basic", "hydra.sweeper.max_batch_size=1"]
+    return [[*command, "hydra.sweep.dir=${run_dir}", "hydra.sweep.subdir=stage${stage}"]]
+
+
+def run_stages(stages: list[StageFolder], overrides: list[str], together: bool) -> int:
+    """Train and test ``stages`` one after the other (:func:`stage_commands`), each command in
+    a child process (:func:`run_child`), until one fails; return the exit status."""
+    for command in stage_commands(stages, overrides, together):
+        status = run_child(command)
+        if status:
+            return status
+    return 0
+
+
+def run_child(command: list[str]) -> int:
+    """Run ``command`` in a child process; return its exit status. SIGINT (Ctrl+C reaches the
+    child too) is left to the child, SIGTERM is passed on to it, so that it writes
+    ``last.ckpt`` before it exits."""
+    child = subprocess.Popen(command)
     handlers = {
         signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
         signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum)),
@@ -159,21 +207,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the train config")
     overrides = parser.parse_args(argv).overrides
     run_dir, folders = stage_folders(overrides)
+    together = on_one_device(overrides)
     try:
+        if together:
+            check_layout(run_dir, folders)
         check_resumable(folders)
     except PipelineError as error:
         sys.exit(f"dis-seg-pipeline: {error}")
     for stage in folders:
         if stage.done:
             print(f"stage {stage.stage}: done ({stage.folder / 'metrics.json'}), skipped")
-            continue
-        if stage.checkpoint.is_file():
+        elif stage.checkpoint.is_file():
             print(f"stage {stage.stage}: resuming from {stage.checkpoint}", flush=True)
         else:
             print(f"stage {stage.stage}: training into {stage.folder}", flush=True)
-        status = run_stage(stage, overrides)
-        if status:
-            sys.exit(status)
+    remaining = [stage for stage in folders if not stage.done]
+    status = run_stages(remaining, overrides, together) if remaining else 0
+    if status:
+        sys.exit(status)
     print(summary_table(run_dir))
 
 
