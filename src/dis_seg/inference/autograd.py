@@ -20,7 +20,7 @@ class AutogradDescent:
 
     Inputs: u1 B×D×h×w and v1 B×D, the reconstruction target B×3×sh×sw and the tags B×C (or
     ``None``). State: (u1, v1). ``control`` limits the steps per sample; ``compiled`` runs
-    them through ``torch.compile`` (:func:`~dis_seg.inference.descent.descend`).
+    them through ``torch.compile`` (:func:`~dis_seg.inference.descent.compiled_step`).
     """
 
     name = "autograd"

@@ -267,7 +267,8 @@ class FastDescent:
     Inputs: u3 B×C×h×w and v3 B×C of the initial features, the reconstruction target
     B×3×sh×sw and the tags B×C (or ``None``). State: u3, v3 and the step-scaled sums Σ η g
     (B×C×h×w) and, with tags, Σ η h (B×C). ``control`` limits the steps per sample;
-    ``compiled`` runs them through ``torch.compile`` (:func:`~dis_seg.inference.descent.descend`).
+    ``compiled`` runs them through ``torch.compile``
+    (:func:`~dis_seg.inference.descent.compiled_step`).
     """
 
     name = "fast"

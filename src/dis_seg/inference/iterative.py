@@ -136,7 +136,7 @@ def iterative_inference(
         control: per-sample limits on the steps
             (:class:`~dis_seg.inference.descent.StepControl`); by default every step is taken.
         compile_steps: take the steps through ``torch.compile`` (fused kernels; compiled once per
-            input shapes and settings, which takes seconds to a minute; docs/BENCHMARKS.md).
+            input shapes and settings, which takes seconds to a minute; docs/MODEL.md).
 
     Works under ``torch.no_grad()`` and ``torch.inference_mode()``; the steps run in fp32 (fp64
     for a model with fp64 parameters) with autocast off. A sample whose energy turns non-finite
