@@ -4,11 +4,12 @@ and compiled (``compile_steps``), launched and timed as ``torch.profiler`` sees 
     python benchmarks/profile_steps.py [--device cuda] [--batch 8] [--out FILE.md]
 
 DIS-ResNet-101 features of random 321×321 images (41×41, 21 classes, random init), no tags, as
-at test time. CUDA graphs are off, so that the profiler sees each kernel a replayed graph would
-run. After two untimed calls per path (which compile), one call of 30 steps is profiled; its
-totals, divided by 30, give per step the kernel launches and the time the device spends in
-them (on a CPU: the operators and their own time). A few of them belong to the first
-evaluation and to the setup, not to a step. Prints a Markdown table per path and writes them to
+at test time: the ``dis-inference`` case of ``benchmarks/measure.py``. CUDA graphs are off, so
+that the profiler sees each kernel a replayed graph would run. After two untimed calls per path
+(which compile), one call of 30 steps is profiled; its totals, divided by 30, give per step the
+kernel launches and the time the device spends in them (on a CPU: the operators and their own
+time). A few of them belong to the first evaluation, the setup and the labelmap's argmax, not
+to a step. Prints a Markdown table per path and writes them to
 ``--out``; ``make gpu-check`` runs it on the GPU.
 """
 
@@ -18,30 +19,17 @@ import argparse
 from pathlib import Path
 
 import torch
+from measure import SIZE, dis_labelmap, dis_net
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from dis_seg.inference import iterative_inference
-from dis_seg.models import DISNet
-
-SIZE, CLASSES, STEPS, STEP_SIZE = 321, 21, 30, 1.0
+STEPS = 30
 PATHS = {"fast": False, "fast-compiled": True}
 SHOWN = 15
 
 
-def descend(model: DISNet, u1, v1, images, compile_steps: bool) -> None:
-    iterative_inference(
-        model,
-        u1,
-        v1,
-        images,
-        steps=STEPS,
-        step_size=STEP_SIZE,
-        method="fast",
-        cuda_graphs=False,
-        compile_steps=compile_steps,
-        return_features=False,
-    )
+def descend(model, u1, v1, images, compile_steps: bool) -> None:
+    dis_labelmap(model, u1, v1, images, STEPS, "fast", False, compile_steps)
 
 
 def kernel_rows(events, device: torch.device) -> list[tuple[str, float, float]]:
@@ -84,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = DISNet("resnet101", CLASSES).eval().to(device)
+    model = dis_net(device)
     images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
     with torch.no_grad():
         u1, v1 = model.encode(images)

@@ -39,17 +39,23 @@ def finish_loggers(loggers: list[pl.loggers.Logger]) -> None:
             logger.experiment.finish()
 
 
+def step_options(cfg: DictConfig) -> dict[str, Any]:
+    """How the ``inference`` group says the steps are taken, as keyword arguments of
+    :func:`~dis_seg.inference.iterative_inference` and the calls built on it: ``method``,
+    ``cuda_graphs``, ``control`` and ``compile_steps``."""
+    return {
+        "method": cfg.inference.method,
+        "cuda_graphs": cfg.inference.cuda_graphs,
+        "control": StepControl(**cfg.inference.control),
+        "compile_steps": cfg.inference.compile_steps,
+    }
+
+
 def evaluation_callback(cfg: DictConfig, tts: int, step_size: float) -> IterativeInferenceCallback:
     """The evaluation every train and evaluate run has, whatever the ``callbacks`` group holds:
     the mIoU of every scheduled step t ≤ ``tts`` (``inference.*``) on validation and test."""
     return IterativeInferenceCallback(
-        tts=tts,
-        step_size=step_size,
-        schedule=cfg.inference.schedule,
-        method=cfg.inference.method,
-        cuda_graphs=cfg.inference.cuda_graphs,
-        control=StepControl(**cfg.inference.control),
-        compile_steps=cfg.inference.compile_steps,
+        tts=tts, step_size=step_size, schedule=cfg.inference.schedule, **step_options(cfg)
     )
 
 

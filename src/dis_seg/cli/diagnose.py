@@ -29,9 +29,8 @@ from dis_seg.cli.predict import torch_device
 from dis_seg.config_checks import ConfigError, check_diagnose_config
 from dis_seg.data import DISDataModule
 from dis_seg.diagnostics import SegmentationDiagnostics, TagDiagnostics, write_report
-from dis_seg.inference import StepControl
 from dis_seg.preflight import RUN_FAILED, reported_errors
-from dis_seg.run import build_loggers, finish_loggers
+from dis_seg.run import build_loggers, finish_loggers, step_options
 
 
 def diagnose(cfg: DictConfig) -> dict[str, Any]:
@@ -44,13 +43,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
     datamodule = evaluation_data(cfg, module)
     steps = max(cfg.tts, cfg.ttr)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
-    control = StepControl(**cfg.inference.control)
-    options = {
-        "method": cfg.inference.method,
-        "cuda_graphs": cfg.inference.cuda_graphs,
-        "control": control,
-        "compile_steps": cfg.inference.compile_steps,
-    }
+    options = step_options(cfg)
     radius = cfg.boundary_radius or model.backbone.output_stride
     segmentation = SegmentationDiagnostics(
         model, cfg.tts, step_size, cfg.inference.schedule, radius, **options

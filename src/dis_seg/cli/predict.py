@@ -57,6 +57,7 @@ from dis_seg.predict_outputs import (
     tag_names,
 )
 from dis_seg.preflight import RUN_FAILED, reported_errors
+from dis_seg.run import step_options
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +216,7 @@ def predict(cfg: DictConfig) -> FolderPrediction:
         overlay_alpha=cfg.overlay_alpha,
         tags_json=cfg.tags_json,
         overwrite=cfg.overwrite,
-        method=cfg.inference.method,
-        cuda_graphs=cfg.inference.cuda_graphs,
-        control=StepControl(**cfg.inference.control),
-        compile_steps=cfg.inference.compile_steps,
+        **step_options(cfg),
     )
 
 

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from dis_seg.callbacks.iterative_inference import step_schedule
 from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.inference import predict
-from dis_seg.inference.descent import NO_CONTROL, StepControl
 from dis_seg.inference.iterative import reconstruction_size
 from dis_seg.losses import downsample_image, reconstruction_loss
 from dis_seg.metrics import SegmentationMetric, TagAgreement
@@ -132,9 +131,10 @@ class SegmentationDiagnostics:
         steps: ``tts``, the steps taken; ``record``: the schedule of steps t whose changes are
             counted (:func:`~dis_seg.callbacks.iterative_inference.step_schedule`: those up to
             ``steps``, and ``steps`` itself).
-        step_size, method, cuda_graphs, control, compile_steps: those of
-            :func:`~dis_seg.inference.predict`.
         boundary_radius: the width in pixels of the boundary band around class edges.
+        step_size, step_options: ``step_size`` and the other keyword arguments (``method``,
+            ``cuda_graphs``, ``control``, ``compile_steps``) of
+            :func:`~dis_seg.inference.predict`.
     """
 
     def __init__(
@@ -144,16 +144,11 @@ class SegmentationDiagnostics:
         step_size: float,
         record: Iterable[int],
         boundary_radius: int,
-        method: str = "auto",
-        cuda_graphs: bool = True,
-        control: StepControl = NO_CONTROL,
-        compile_steps: bool = False,
+        **step_options: Any,
     ) -> None:
         self.model, self.steps, self.step_size = model, steps, step_size
         self.record = [t for t in step_schedule(steps, record) if t > 0]
-        self.boundary_radius, self.method = boundary_radius, method
-        self.cuda_graphs, self.control = cuda_graphs, control
-        self.compile_steps = compile_steps
+        self.boundary_radius, self.step_options = boundary_radius, step_options
         self.energy = EnergyDiagnostics()
         self.changes = StepChanges()
         self.iou = {t: SegmentationMetric(model.num_classes) for t in {0, steps}}
@@ -166,10 +161,7 @@ class SegmentationDiagnostics:
             steps=self.steps,
             step_size=self.step_size,
             record_steps=(0, *self.record),
-            method=self.method,
-            cuda_graphs=self.cuda_graphs,
-            control=self.control,
-            compile_steps=self.compile_steps,
+            **self.step_options,
         )
         grid = reconstruction_size(self.model, prediction.result.u3_at[0].shape[-2:])
         target = downsample_image(images, grid)
@@ -217,7 +209,8 @@ class TagDiagnostics:
 
     Cleaned tags and pseudo labels are those of stage 3 (:func:`make_pseudo_labels`): ``ttr``
     steps of iterative inference with the noisy tags, then the rule of ``tag_threshold`` and
-    ``tag_margin`` on the refined scores.
+    ``tag_margin`` on the refined scores; ``step_options`` are the keyword arguments
+    ``method``, ``cuda_graphs``, ``control`` and ``compile_steps`` of that call.
     """
 
     def __init__(
@@ -228,16 +221,11 @@ class TagDiagnostics:
         tag_weight: float,
         tag_threshold: float,
         tag_margin: float = 0.0,
-        method: str = "auto",
-        cuda_graphs: bool = True,
-        control: StepControl = NO_CONTROL,
-        compile_steps: bool = False,
+        **step_options: Any,
     ) -> None:
         self.model, self.ttr, self.step_size = model, ttr, step_size
         self.tag_weight, self.tag_threshold = tag_weight, tag_threshold
-        self.tag_margin = tag_margin
-        self.method, self.cuda_graphs, self.control = method, cuda_graphs, control
-        self.compile_steps = compile_steps
+        self.tag_margin, self.step_options = tag_margin, step_options
         classes = model.num_classes
         self.agreement = {
             (name, average): TagAgreement(classes, average=average)
@@ -269,10 +257,7 @@ class TagDiagnostics:
             tag_weight=self.tag_weight,
             tag_threshold=self.tag_threshold,
             tag_margin=self.tag_margin,
-            method=self.method,
-            cuda_graphs=self.cuda_graphs,
-            control=self.control,
-            compile_steps=self.compile_steps,
+            **self.step_options,
         )
         for (name, _), agreement in self.agreement.items():
             agreement.update(tags if name == "noisy" else pseudo.tags, clean_tags)
