@@ -46,10 +46,10 @@ import torch.nn.functional as F
 import torchvision
 
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import StepOptions, iterative_inference
 from dis_seg.models import DISNet, upsample_logits
-from dis_seg.optim import build_optimizer
 from dis_seg.stages import Stage1Module, Stage3Module
+from dis_seg.stages.optim import build_optimizer
 
 SIZE, CLASSES, STEP_SIZE = 321, 21, 1.0
 TTS = (0, 1, 10, 30)
@@ -124,14 +124,14 @@ def warm_ups(device: torch.device, cases: tuple, cheapest: int | None) -> tuple:
     return cases * 2 if device.type == "cuda" else (cheapest,)
 
 
-def step_variants(device: torch.device) -> dict[str, tuple[str, bool, bool]]:
-    """Case name → (``method``, ``cuda_graphs``, ``compile_steps``) of iterative inference:
-    every method on its default path, fast steps also compiled (``fast-compiled``), and on CUDA
-    every method eagerly (``{method}-eager``)."""
-    variants = {method: (method, True, False) for method in METHODS}
-    variants["fast-compiled"] = ("fast", True, True)
+def step_variants(device: torch.device) -> dict[str, StepOptions]:
+    """Case name → how the steps of iterative inference are taken: every method on its default
+    path, fast steps also compiled (``fast-compiled``), and on CUDA every method eagerly
+    (``{method}-eager``)."""
+    variants = {method: StepOptions(method=method) for method in METHODS}
+    variants["fast-compiled"] = StepOptions(method="fast", compile_steps=True)
     if device.type == "cuda":
-        variants |= {f"{method}-eager": (method, False, False) for method in METHODS}
+        variants |= {f"{m}-eager": StepOptions(method=m, cuda_graphs=False) for m in METHODS}
     return variants
 
 
@@ -151,9 +151,7 @@ def dis_labelmap(
     v1,
     images,
     steps: int,
-    method: str,
-    cuda_graphs: bool,
-    compile_steps: bool = False,
+    options: StepOptions,
 ) -> torch.Tensor:
     """The labelmap after ``steps`` of iterative inference from (u1, v1), as at test time."""
     result = iterative_inference(
@@ -163,19 +161,17 @@ def dis_labelmap(
         images,
         steps=steps,
         step_size=STEP_SIZE,
-        method=method,
-        cuda_graphs=cuda_graphs,
-        compile_steps=compile_steps,
+        options=options,
         return_features=False,
     )
     return upsample_logits(result.u3, images.shape[-2:]).argmax(dim=1)
 
 
 def dis_inference(
-    args, device, meter, variants: dict[str, tuple[str, bool, bool]], tts=TTS, option="fp32"
+    args, device, meter, variants: dict[str, StepOptions], tts=TTS, option="fp32"
 ) -> Record:
-    """Cases ``encode`` and ``{variant}/{tts}`` for each of ``variants`` (case name → method,
-    cuda_graphs, compile_steps), the latter without the encode."""
+    """Cases ``encode`` and ``{variant}/{tts}`` for each of ``variants`` (case name → how the
+    steps are taken), the latter without the encode."""
     model = dis_net(device, option)
     images = torch.randn(args.batch, 3, SIZE, SIZE, device=device)
     record = Record()
@@ -187,7 +183,7 @@ def dis_inference(
             record.add("encode", measured, timed)
             for name, how in variants.items():
                 for steps in tts if timed else warm_ups(device, tts, 2):
-                    _, measured = meter.run(dis_labelmap, model, u1, v1, images, steps, *how)
+                    _, measured = meter.run(dis_labelmap, model, u1, v1, images, steps, how)
                     record.add(f"{name}/{steps}", measured, timed)
         del u1, v1
     return record
@@ -263,7 +259,7 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
 def options(args, device, meter) -> Record:
     """Cases ``encode``, ``fast/0``, ``fast/30`` and (unless ``--no-train``) ``train/step``."""
     torch.backends.cudnn.benchmark = args.option == "cudnn_benchmark"
-    variants = {"fast": ("fast", True, False)}
+    variants = {"fast": StepOptions(method="fast")}
     record = dis_inference(args, device, meter, variants, tts=(0, 30), option=args.option)
     if not args.no_train:
         args.batch = args.train_batch

@@ -23,13 +23,16 @@ from measure import SIZE, dis_labelmap, dis_net
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
+from dis_seg.inference import StepOptions
+
 STEPS = 30
 PATHS = {"fast": False, "fast-compiled": True}
 SHOWN = 15
 
 
 def descend(model, u1, v1, images, compile_steps: bool) -> None:
-    dis_labelmap(model, u1, v1, images, STEPS, "fast", False, compile_steps)
+    options = StepOptions(method="fast", cuda_graphs=False, compile_steps=compile_steps)
+    dis_labelmap(model, u1, v1, images, STEPS, options)
 
 
 def kernel_rows(events, device: torch.device) -> list[tuple[str, float, float]]:

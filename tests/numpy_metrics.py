@@ -1,4 +1,4 @@
-"""Reference metrics in plain numpy, independent of dis_seg.metrics."""
+"""Reference metrics in plain numpy, independent of dis_seg.models.metrics."""
 
 from __future__ import annotations
 

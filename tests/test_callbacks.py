@@ -6,9 +6,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
-from dis_seg.checkpoints import load_module
 from dis_seg.data import DISDataModule
 from dis_seg.data.random_batch import random_training_batch
+from dis_seg.runs.checkpoints import load_module
 from dis_seg.stages import DISModule
 from tests.numpy_metrics import numpy_miou
 from tests.trainers import quiet_trainer

@@ -6,14 +6,13 @@ import re
 import pytest
 import torch
 
-from dis_seg.checkpoints import (
-    CheckpointError,
+from dis_seg.errors import CheckpointError, ConfigError
+from dis_seg.runs.checkpoints import (
     inference_step_size,
     inference_tag_weight,
     load_module,
     read_checkpoint,
 )
-from dis_seg.config_checks import ConfigError
 from dis_seg.stages import DISModule
 
 NETWORK = {"backbone": "resnet18", "num_classes": 3, "output_stride": 8}

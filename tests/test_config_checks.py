@@ -11,21 +11,21 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import check_num_classes, read_checkpoint
-from dis_seg.cli.evaluate import evaluation_data
-from dis_seg.config_checks import (
-    ConfigError,
+from dis_seg.errors import ConfigError
+from dis_seg.inference import StepControl, StepOptions
+from dis_seg.runs.building import evaluation_callback
+from dis_seg.runs.checkpoints import check_num_classes, read_checkpoint
+from dis_seg.runs.checks import (
     check_diagnose_config,
     check_evaluate_config,
     check_predict_config,
     check_train_config,
     check_trainer,
 )
-from dis_seg.inference import StepControl
-from dis_seg.optim import OptimizerConfig
-from dis_seg.preflight import check_added_keys, check_data_folders
-from dis_seg.run import evaluation_callback
+from dis_seg.runs.evaluation import evaluation_data
+from dis_seg.runs.preflight import check_added_keys, check_data_folders
 from dis_seg.stages import DISModule
+from dis_seg.stages.optim import OptimizerConfig
 from tests.training_runs import run_entry_point, tiny_overrides
 
 
@@ -241,5 +241,6 @@ def test_evaluation_never_generates_data():
 def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name):
     cfg = config(name, "inference.control.monotone=true", "inference.compile_steps=true")
     callback = evaluation_callback(cfg, 10, 2.0)
-    assert callback.control == StepControl(monotone=True)
-    assert callback.compile_steps and callback.method == cfg.inference.method
+    assert callback.options == StepOptions(
+        method=cfg.inference.method, control=StepControl(monotone=True), compile_steps=True
+    )

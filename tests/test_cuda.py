@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.inference import StepControl, iterative_inference
+from dis_seg.inference import StepControl, StepOptions, iterative_inference
 from dis_seg.inference.graphs import _CACHES
 from dis_seg.models import DISNet
 from dis_seg.stages import DISModule, Stage3Module
@@ -61,13 +61,20 @@ def test_graph_replays_take_the_autograd_steps(batch, tagged):
             "record_steps": (0, steps // 2, steps),
         }
         reference = iterative_inference(
-            model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+            model,
+            u1,
+            v1,
+            images,
+            options=StepOptions(method="autograd", cuda_graphs=False),
+            **kwargs,
         )
         assert (reference.energy[-1] < reference.energy[0]).all()
         for method in ("fast", "autograd"):
             before = graph_count(model)
             eager, captured, replayed = (
-                iterative_inference(model, u1, v1, images, method=method, **kwargs)
+                iterative_inference(
+                    model, u1, v1, images, options=StepOptions(method=method), **kwargs
+                )
                 for _ in range(3)
             )
             assert graph_count(model) == before + 1, f"{method}: no graph was captured"
@@ -84,13 +91,19 @@ def test_graph_replays_take_the_autograd_steps(batch, tagged):
 )
 def test_controlled_graph_replays_take_the_controlled_autograd_steps(control):
     model, u1, v1, images, _ = network(8)
-    kwargs = {"steps": 30, "step_size": 2e3, "control": control, "record_steps": (0, 10)}
+    kwargs = {"steps": 30, "step_size": 2e3, "record_steps": (0, 10)}
     reference = iterative_inference(
-        model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+        model,
+        u1,
+        v1,
+        images,
+        options=StepOptions(method="autograd", cuda_graphs=False, control=control),
+        **kwargs,
     )
     for method in ("fast", "autograd"):
+        options = StepOptions(method=method, control=control)
         results = [
-            iterative_inference(model, u1, v1, images, method=method, **kwargs) for _ in range(3)
+            iterative_inference(model, u1, v1, images, options=options, **kwargs) for _ in range(3)
         ]
         for result in results:
             assert_fast_matches_autograd(result, reference, names=("u3", "v3", "z3", "energy"))
@@ -102,11 +115,13 @@ def test_compiled_graph_replays_take_the_autograd_steps_without_host_synchronisa
     kwargs = {"steps": 10, "step_size": 5e2, "tags": tags if tagged else None}
     kwargs |= {"record_steps": (0, 5, 10), "warn_non_finite": False}
     reference = iterative_inference(
-        model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+        model, u1, v1, images, options=StepOptions(method="autograd", cuda_graphs=False), **kwargs
     )
     before = graph_count(model)
     eager, captured = (
-        iterative_inference(model, u1, v1, images, method="fast", compile_steps=True, **kwargs)
+        iterative_inference(
+            model, u1, v1, images, options=StepOptions(method="fast", compile_steps=True), **kwargs
+        )
         for _ in range(2)
     )
     assert graph_count(model) == before + 1, "no graph was captured"
@@ -114,7 +129,7 @@ def test_compiled_graph_replays_take_the_autograd_steps_without_host_synchronisa
     torch.cuda.set_sync_debug_mode("error")
     try:
         replayed = iterative_inference(
-            model, u1, v1, images, method="fast", compile_steps=True, **kwargs
+            model, u1, v1, images, options=StepOptions(method="fast", compile_steps=True), **kwargs
         )
     finally:
         torch.cuda.set_sync_debug_mode(0)
@@ -129,13 +144,19 @@ def test_descents_do_not_synchronise_with_the_host():
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
-            eager = iterative_inference(model, u1, v1, images, method=method, **kwargs)
+            eager = iterative_inference(
+                model, u1, v1, images, options=StepOptions(method=method), **kwargs
+            )
         finally:
             torch.cuda.set_sync_debug_mode(0)
-        iterative_inference(model, u1, v1, images, method=method, **kwargs)  # captures
+        iterative_inference(
+            model, u1, v1, images, options=StepOptions(method=method), **kwargs
+        )  # captures
         torch.cuda.set_sync_debug_mode("error")
         try:
-            replayed = iterative_inference(model, u1, v1, images, method=method, **kwargs)
+            replayed = iterative_inference(
+                model, u1, v1, images, options=StepOptions(method=method), **kwargs
+            )
         finally:
             torch.cuda.set_sync_debug_mode(0)
         torch.testing.assert_close(replayed.u3, eager.u3, rtol=1e-5, atol=1e-6)
@@ -155,7 +176,7 @@ def test_replayed_graph_follows_an_optimizer_step_of_every_subnet():
     replayed = iterative_inference(model, u1, v1, images, **kwargs)
     assert graph_count(model) == graphs
     reference = iterative_inference(
-        model, u1, v1, images, method="autograd", cuda_graphs=False, **kwargs
+        model, u1, v1, images, options=StepOptions(method="autograd", cuda_graphs=False), **kwargs
     )
     assert_fast_matches_autograd(replayed, reference)
 
@@ -174,7 +195,10 @@ def test_a_diverging_sample_stops_alike_in_eager_and_replayed_descents(diverging
 
 def validate(module: DISModule, batches: list[dict], cuda_graphs: bool) -> dict:
     callback = IterativeInferenceCallback(
-        tts=10, step_size=20.0, schedule=(0, 1, 5, 10), cuda_graphs=cuda_graphs
+        tts=10,
+        step_size=20.0,
+        schedule=(0, 1, 5, 10),
+        options=StepOptions(cuda_graphs=cuda_graphs),
     )
     trainer = quiet_trainer(accelerator="gpu", devices=1, callbacks=[callback])
     trainer.validate(module, DataLoader(batches, batch_size=None), verbose=False)

@@ -18,10 +18,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 
-from dis_seg.checkpoints import load_module
 from dis_seg.cli import dashboard as dashboard_cli
-from dis_seg.dashboard import RunMetrics, build_workspace
-from dis_seg.run import evaluation_callback
+from dis_seg.reports import dashboard
+from dis_seg.reports.dashboard import RunMetrics, build_workspace
+from dis_seg.runs.building import evaluation_callback
+from dis_seg.runs.checkpoints import load_module
 from tests.trainers import quiet_trainer
 
 
@@ -151,7 +152,7 @@ def test_runs_are_grouped_by_config_keys_the_runs_log(workspace, logged_config):
 def test_without_credentials_the_command_writes_the_workspace_of_the_run_name_group(
     logged_config, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(dashboard_cli, "has_credentials", lambda: False)
+    monkeypatch.setattr(dashboard, "has_credentials", lambda: False)
     output = tmp_path / "workspace.json"
     run_name = logged_config["run_name"]
     dashboard_cli.main(["--entity", "e", "--output", str(output), f"run_name={run_name}"])

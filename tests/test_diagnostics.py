@@ -1,4 +1,4 @@
-"""The diagnostics of iterative inference (dis_seg.diagnostics, dis-seg-diagnose)."""
+"""The diagnostics of iterative inference (dis_seg.reports.diagnostics, dis-seg-diagnose)."""
 
 import json
 
@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from dis_seg.data.images import IGNORE_INDEX
-from dis_seg.diagnostics import (
+from dis_seg.models import DISNet
+from dis_seg.models.losses import downsample_image, reconstruction_loss
+from dis_seg.reports.diagnostics import (
     EnergyDiagnostics,
     SegmentationDiagnostics,
     StepChanges,
     TagDiagnostics,
     boundary_mask,
 )
-from dis_seg.losses import downsample_image, reconstruction_loss
-from dis_seg.models import DISNet
 from tests.training_runs import run_entry_point, tiny_overrides
 
 

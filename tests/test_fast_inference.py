@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from dis_seg.inference import iterative_inference, supports_fast_inference
+from dis_seg.inference import StepOptions, iterative_inference, supports_fast_inference
 from dis_seg.inference.fast import fast_operators
 from dis_seg.models import DISNet
-from dis_seg.optim import OptimizerConfig, build_optimizer
+from dis_seg.stages.optim import OptimizerConfig, build_optimizer
 
 # Per step count, a step size that changes a large share of the argmax labelmap.
 STEP_SIZES = {1: 5e4, 10: 1e4, 30: 3e3}
@@ -48,7 +48,7 @@ def one_thread():
 
 def both_methods(model, u1, v1, images, **kwargs):
     return [
-        iterative_inference(model, u1, v1, images, method=method, **kwargs)
+        iterative_inference(model, u1, v1, images, options=StepOptions(method=method), **kwargs)
         for method in ("fast", "autograd")
     ]
 
@@ -142,7 +142,7 @@ def test_auto_takes_fast_steps_where_the_network_allows_them():
     assert supports_fast_inference(model)
     kwargs = {"steps": 3, "step_size": 1e4, "tags": TAGS}
     default = iterative_inference(model, u1, v1, images, **kwargs)
-    fast = iterative_inference(model, u1, v1, images, method="fast", **kwargs)
+    fast = iterative_inference(model, u1, v1, images, options=StepOptions(method="fast"), **kwargs)
     assert all(torch.equal(getattr(default, name), getattr(fast, name)) for name in COMPARED)
 
 
@@ -150,8 +150,10 @@ def test_auto_gives_the_plain_prediction_by_the_autograd_descent_without_steps()
     model, u1, v1, images = features(dtype=torch.float32)
     kwargs = {"steps": 0, "step_size": 1e4, "tags": TAGS}
     default = iterative_inference(model, u1, v1, images, **kwargs)
-    autograd = iterative_inference(model, u1, v1, images, method="autograd", **kwargs)
-    fast = iterative_inference(model, u1, v1, images, method="fast", **kwargs)
+    autograd = iterative_inference(
+        model, u1, v1, images, options=StepOptions(method="autograd"), **kwargs
+    )
+    fast = iterative_inference(model, u1, v1, images, options=StepOptions(method="fast"), **kwargs)
     assert all(torch.equal(getattr(default, name), getattr(autograd, name)) for name in COMPARED)
     assert_fast_matches_autograd(fast, autograd)
 
@@ -164,16 +166,18 @@ def test_auto_falls_back_to_autograd_and_fast_refuses_when_subnet1_pads_with_ref
     assert not supports_fast_inference(model)
     kwargs = {"steps": 3, "step_size": 1e4, "tags": TAGS}
     auto = iterative_inference(model, u1, v1, images, **kwargs)
-    reference = iterative_inference(model, u1, v1, images, method="autograd", **kwargs)
+    reference = iterative_inference(
+        model, u1, v1, images, options=StepOptions(method="autograd"), **kwargs
+    )
     assert all(torch.equal(getattr(auto, name), getattr(reference, name)) for name in COMPARED)
     with pytest.raises(ValueError, match="cannot take fast steps: subnet-1 does not pad with"):
-        iterative_inference(model, u1, v1, images, method="fast", **kwargs)
+        iterative_inference(model, u1, v1, images, options=StepOptions(method="fast"), **kwargs)
 
 
 @pytest.mark.parametrize("method", ["fast", "autograd"])
 def test_without_return_features_only_u1_is_left_out(method):
     model, u1, v1, images = features("concat", 16, torch.float32)
-    kwargs = {"steps": 5, "step_size": 1e4, "tags": TAGS, "method": method}
+    kwargs = {"steps": 5, "step_size": 1e4, "tags": TAGS, "options": StepOptions(method=method)}
     full = iterative_inference(model, u1, v1, images, **kwargs)
     lean = iterative_inference(model, u1, v1, images, return_features=False, **kwargs)
     assert lean.u1 is None and full.u1 is not None
@@ -188,7 +192,15 @@ def test_fast_non_finite_guard_stops_the_same_sample_at_the_same_step_as_autogra
     for method in ("fast", "autograd"):
         with pytest.warns(RuntimeWarning, match="1 of 3 samples"):
             results.append(
-                iterative_inference(model, u1, v1, images, steps=6, step_size=1e4, method=method)
+                iterative_inference(
+                    model,
+                    u1,
+                    v1,
+                    images,
+                    steps=6,
+                    step_size=1e4,
+                    options=StepOptions(method=method),
+                )
             )
     fast, reference = results
     assert torch.equal(fast.stopped, reference.stopped)
@@ -215,7 +227,14 @@ def test_fast_leaves_the_model_untouched_and_runs_under_inference_mode():
     assert all(p.grad is None for p in model.parameters())
     assert not any(getattr(fast, name).requires_grad for name in COMPARED)
     reference = iterative_inference(
-        model, u1, v1, images, steps=5, step_size=1e3, tags=TAGS, method="autograd"
+        model,
+        u1,
+        v1,
+        images,
+        steps=5,
+        step_size=1e3,
+        tags=TAGS,
+        options=StepOptions(method="autograd"),
     )
     assert_fast_matches_autograd(fast, reference)
 

@@ -3,7 +3,7 @@ import torch
 from torch._dynamo.utils import counters
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from dis_seg.inference import iterative_inference, predict
+from dis_seg.inference import StepOptions, iterative_inference, predict
 from dis_seg.inference.descent import StepControl
 from dis_seg.models import upsample_logits
 from tests.test_fast_inference import assert_fast_matches_autograd
@@ -142,8 +142,8 @@ def test_non_finite_energy_is_reported_in_stopped_without_a_warning_when_asked(
 @pytest.mark.parametrize("method", ["fast", "autograd"])
 def test_no_step_reads_a_value_back_to_the_host(tiny_model, batch, method, control):
     tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
-    kwargs = {"step_size": 50.0, "tags": tags, "method": method, "record_steps": (0, 5)}
-    kwargs["control"] = control
+    kwargs = {"step_size": 50.0, "tags": tags, "record_steps": (0, 5)}
+    kwargs["options"] = StepOptions(method=method, control=control)
     for steps, warn, expected in ((0, False, 0), (10, True, 1), (10, False, 0)):
         with HostReads() as reads:
             result = iterative_inference(
@@ -186,18 +186,19 @@ def test_predicted_labelmaps_keep_to_the_allowed_classes(tiny_model, batch):
 def test_compiled_steps_equal_eager_steps_and_compile_once_per_setting(tiny_model, batch, method):
     tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
     control = StepControl(monotone=True, max_change=2.0, stall_tolerance=1e-4)
-    kwargs = {"steps": 6, "step_size": 50.0, "tags": tags, "method": method}
-    kwargs |= {"record_steps": (0, 3, 6), "control": control}
-    eager = iterative_inference(tiny_model, *batch, **kwargs)
+    kwargs = {"steps": 6, "step_size": 50.0, "tags": tags, "record_steps": (0, 3, 6)}
+    options = StepOptions(method=method, control=control)
+    eager = iterative_inference(tiny_model, *batch, options=options, **kwargs)
     before = counters["stats"]["unique_graphs"]
-    compiled = iterative_inference(tiny_model, *batch, compile_steps=True, **kwargs)
+    compiled_options = StepOptions(method=method, control=control, compile_steps=True)
+    compiled = iterative_inference(tiny_model, *batch, options=compiled_options, **kwargs)
     graphs = counters["stats"]["unique_graphs"]
     assert graphs > before, "no step was compiled"
     assert not torch.equal(eager.u3, eager.u3_at[0]), "the steps must change the labelmap"
     assert_fast_matches_autograd(compiled, eager, names=("u1", "v1", "u3", "v3", "z3", "energy"))
     assert torch.equal(compiled.stopped, eager.stopped)
     u1, v1, images = (t.flip(0) for t in batch)  # other samples, the same shapes and settings
-    again = iterative_inference(tiny_model, u1, v1, images, compile_steps=True, **kwargs)
+    again = iterative_inference(tiny_model, u1, v1, images, options=compiled_options, **kwargs)
     assert counters["stats"]["unique_graphs"] == graphs, "a call of known shapes recompiled"
     reference = iterative_inference(tiny_model, u1, v1, images, **kwargs)
     assert_fast_matches_autograd(again, reference, names=("u3", "v3", "energy"))

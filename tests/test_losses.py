@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from dis_seg.data.tags import tags_from_labelmap
-from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.models import DISNet
+from dis_seg.models.losses import reconstruction_loss, segmentation_loss, tag_loss
 
 
 def test_segmentation_loss_upsamples_logits_and_ignores_255():

@@ -6,8 +6,9 @@ import re
 import pytest
 from omegaconf import OmegaConf
 
-from dis_seg.cli import pipeline
-from dis_seg.cli.pipeline import PipelineError, check_resumable, stage_folders
+from dis_seg.cli import pipeline as command
+from dis_seg.errors import PipelineError
+from dis_seg.runs.pipeline import StageFolder, check_resumable, stage_folders
 
 STAGE3_SETTINGS = [
     "ttr=10",
@@ -43,19 +44,19 @@ def trained(root, stages, *overrides: str, finished: bool = True) -> None:
                 (stage.folder / "metrics.json").write_text("{}")
 
 
-def wanted(root, override: str) -> list[pipeline.StageFolder]:
+def wanted(root, override: str) -> list[StageFolder]:
     """The three stage folders of the config given by ``override``, under ``root``."""
     return stage_folders([f"paths.output_root={root}", override])[1]
 
 
 @pytest.fixture
 def trained_stages(monkeypatch) -> list[int]:
-    """The stages that ``pipeline.main`` trains, recorded instead of run."""
+    """The stages that ``dis-seg-pipeline`` trains, recorded instead of run."""
     stages: list[int] = []
     monkeypatch.setattr(
-        pipeline, "run_stages", lambda todo, *_: stages.extend(s.stage for s in todo) or 0
+        command, "run_stages", lambda todo, *_: stages.extend(s.stage for s in todo) or 0
     )
-    monkeypatch.setattr(pipeline, "summary_table", lambda run_dir: "summary")
+    monkeypatch.setattr(command, "summary_table", lambda run_dir: "summary")
     return stages
 
 
@@ -64,7 +65,7 @@ def test_other_stage3_settings_skip_finished_stages_1_and_2_and_train_stage3(
     override, tmp_path, trained_stages, capsys
 ):
     trained(tmp_path, (1, 2))
-    pipeline.main([f"paths.output_root={tmp_path}", override])
+    command.main([f"paths.output_root={tmp_path}", override])
     printed = capsys.readouterr().out
     assert "stage 1: done" in printed and "stage 2: done" in printed
     assert "stage 3: training into" in printed

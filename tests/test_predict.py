@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from dis_seg.checkpoints import load_module
 from dis_seg.cli import predict
-from dis_seg.cli.predict import predict_folder, predict_image
-from dis_seg.config_checks import ConfigError
 from dis_seg.data import VOC_CLASSES
 from dis_seg.data.images import read_rgb, voc_palette
 from dis_seg.data.samples import make_sample
 from dis_seg.data.transforms import eval_transform
+from dis_seg.errors import ConfigError
+from dis_seg.runs.checkpoints import load_module
+from dis_seg.runs.predict_folder import predict_folder, predict_image
 from tests.numpy_metrics import numpy_miou
 from tests.training_runs import refused_run, run_entry_point
 

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from dis_seg.config_checks import ConfigError
-from dis_seg.predict_outputs import check_outputs, list_images, output_names, record_outputs
+from dis_seg.errors import ConfigError
+from dis_seg.runs.predict_manifest import check_outputs, list_images, output_names, record_outputs
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ import torch
 
 from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.inference import iterative_inference
-from dis_seg.losses import reconstruction_loss
+from dis_seg.inference import StepOptions, iterative_inference
 from dis_seg.models import DISNet
-from dis_seg.reconstruction import frozen, truth_fractions, truth_reconstruction_loss
+from dis_seg.models.losses import reconstruction_loss
 from dis_seg.stages import Stage2Module, Stage3Module
+from dis_seg.stages.reconstruction import frozen, truth_fractions, truth_reconstruction_loss
 
 TINY = {"backbone": "resnet18", "num_classes": 5}
 
@@ -64,8 +64,10 @@ def test_fast_steps_equal_autograd_steps_through_an_upsampled_reconstruction():
     with torch.no_grad():
         u1, v1 = model.encode(images)
     kwargs = {"steps": 10, "step_size": 1e4, "tags": torch.ones(2, 5, dtype=torch.float64)}
-    fast = iterative_inference(model, u1, v1, images, method="fast", **kwargs)
-    reference = iterative_inference(model, u1, v1, images, method="autograd", **kwargs)
+    fast = iterative_inference(model, u1, v1, images, options=StepOptions(method="fast"), **kwargs)
+    reference = iterative_inference(
+        model, u1, v1, images, options=StepOptions(method="autograd"), **kwargs
+    )
     assert (reference.u3.argmax(1) != model.segment(u1, v1).argmax(1)).any()
     for name in ("u3", "v3", "z3", "energy"):
         ours, theirs = getattr(fast, name), getattr(reference, name)

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from dis_seg.cli.report import main
-from dis_seg.report import report
+from dis_seg.reports.sweep import report
 from tests.training_runs import run_entry_point, tiny_overrides
 
 

@@ -19,8 +19,9 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import AtomicCheckpointIO
-from dis_seg.cli.pipeline import PipelineError, check_resumable, stage_folders
+from dis_seg.errors import PipelineError
+from dis_seg.runs.checkpoints import AtomicCheckpointIO
+from dis_seg.runs.pipeline import check_resumable, stage_folders
 from tests.trainers import quiet_trainer
 from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
 

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import StepOptions, iterative_inference
 from dis_seg.models import DISNet
 from dis_seg.stages import Stage3Module
 from tests.test_fast_inference import TAGS, assert_fast_matches_autograd, both_methods
@@ -85,7 +85,9 @@ def test_iterative_inference_steps_in_float32_under_bf16_autocast(tiny_model):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             u1_bf16, v1_bf16 = tiny_model.encode(images)
             results = [
-                iterative_inference(tiny_model, u1_bf16, v1_bf16, images, method=m, **kwargs)
+                iterative_inference(
+                    tiny_model, u1_bf16, v1_bf16, images, options=StepOptions(method=m), **kwargs
+                )
                 for m in ("fast", "autograd")
             ]
     assert u1_bf16.dtype == torch.bfloat16

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dis_seg.inference import iterative_inference
+from dis_seg.inference import StepOptions, iterative_inference
 from dis_seg.inference.descent import StepControl
 from dis_seg.models import DISNet
 
@@ -22,7 +22,11 @@ def features():
 
 def descend(features, control, steps=12, step_size=3e4, method="autograd", **kwargs):
     return iterative_inference(
-        *features, steps=steps, step_size=step_size, control=control, method=method, **kwargs
+        *features,
+        steps=steps,
+        step_size=step_size,
+        options=StepOptions(method=method, control=control),
+        **kwargs,
     )
 
 
@@ -77,9 +81,9 @@ def test_stall_tolerance_stops_a_sample_once_a_step_gains_too_little(features):
     ids=["monotone", "max_change", "stall"],
 )
 def test_fast_and_autograd_take_the_same_controlled_steps(features, control):
-    kwargs = {"steps": 12, "step_size": 2e3, "control": control, "record_steps": (0, 5)}
-    fast = descend(features, method="fast", **kwargs)
-    reference = descend(features, method="autograd", **kwargs)
+    kwargs = {"steps": 12, "step_size": 2e3, "record_steps": (0, 5)}
+    fast = descend(features, control, method="fast", **kwargs)
+    reference = descend(features, control, method="autograd", **kwargs)
     for name in ("u3", "v3", "z3", "energy"):
         ours, theirs = getattr(fast, name), getattr(reference, name)
         assert ((ours - theirs).abs().max() / theirs.abs().max()) < 1e-9, name

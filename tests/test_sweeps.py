@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dis_seg.cli.sweeps import sweep_checkpoints
+from dis_seg.runs.sweeps import sweep_checkpoints
 from tests.training_runs import ENV, REPO, tiny_overrides
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchvision
 
-from dis_seg.checkpoints import AtomicCheckpointIO, read_checkpoint
 from dis_seg.models.backbone import ResNetBackbone
+from dis_seg.runs.checkpoints import AtomicCheckpointIO, read_checkpoint
 
 
 class Payload:

@@ -6,7 +6,7 @@ from PIL import Image
 
 from dis_seg.cli.check_data import main
 from dis_seg.data import IDWTags, VOCSegmentation
-from dis_seg.data.errors import MissingFileError
+from dis_seg.errors import MissingFileError
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from dis_seg.data import VOC_CLASSES, DataError, DISDataModule
+from dis_seg.data import VOC_CLASSES, DISDataModule
+from dis_seg.errors import DataError
 from tests.trainers import quiet_trainer
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from dis_seg.data import DataError, IDWTags, VOCSegmentation
+from dis_seg.data import IDWTags, VOCSegmentation
 from dis_seg.data.images import MAX_PIXELS
+from dis_seg.errors import DataError
 
 
 def png_header(width: int, height: int) -> bytes:

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from dis_seg.data import DataError, IDWTags
+from dis_seg.data import IDWTags
+from dis_seg.errors import DataError
 
 
 def tag_ids(tags: torch.Tensor) -> list[int]:

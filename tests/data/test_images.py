@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dis_seg.data import DataError
 from dis_seg.data.images import read_labelmap, read_rgb, voc_palette, write_labelmap
+from dis_seg.errors import DataError
 
 
 @pytest.mark.parametrize("mode", ["L", "CMYK", "RGBA", "P", "I;16"])

@@ -6,8 +6,8 @@ from PIL import Image
 from scipy.io import savemat
 
 from dis_seg.cli.sbd import main
-from dis_seg.data import DataError
 from dis_seg.data.sbd import convert
+from dis_seg.errors import DataError
 
 
 def write_mat(path: Path, segmentation: np.ndarray) -> None:

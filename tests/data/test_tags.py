@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dis_seg.data import VOC_CLASSES, DataError, tags_from_description
+from dis_seg.data import VOC_CLASSES, tags_from_description
 from dis_seg.data.tags import tags_from_labelmap, tags_to_multi_hot
+from dis_seg.errors import DataError
 
 
 def test_voc_classes_are_background_then_the_20_voc_classes_in_order():

@@ -4,8 +4,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from dis_seg.data import DataError, VOCSegmentation
+from dis_seg.data import VOCSegmentation
 from dis_seg.data.voc import mask_dir_for
+from dis_seg.errors import DataError
 
 
 def test_sample_has_image_labelmap_tags_and_hidden_truth(voc_root, make_labelmap):

@@ -45,7 +45,8 @@ class WandbImageCallback(pl.Callback):
             return
         import wandb
 
-        out = pl_module.model.decode(outputs["u1"], outputs["v1"], batch["image"].shape[-2:])
+        with torch.no_grad():
+            out = pl_module.model(batch["image"])
         labels = dict(enumerate(pl_module.class_names))
         prediction = out.logits.argmax(dim=1).cpu().numpy()
         reconstruction = upsample_logits(out.z3, batch["image"].shape[-2:])

@@ -1,5 +1,5 @@
 """``dis-seg-dashboard --entity E [--project P] [--group RUN_NAME] [overrides]``: the W&B
-workspace of a run (:mod:`dis_seg.dashboard`), saved to W&B.
+workspace of a run (:mod:`dis_seg.reports.dashboard`), saved to W&B.
 
 The Hydra overrides are the run's (``experiment=voc_idw tts=20``, ...): composed with
 ``conf/train.yaml`` they give the steps t and the classes the panels show, and the defaults of
@@ -33,21 +33,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def has_credentials() -> bool:
-    """Whether a W&B API key is configured (environment or ``wandb login``)."""
-    import wandb
-
-    try:
-        wandb.Api()
-    except wandb.errors.UsageError:
-        return False
-    return True
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        from dis_seg import dashboard
+        from dis_seg.reports import dashboard
     except ModuleNotFoundError as error:
         if error.name != "wandb_workspaces":
             raise
@@ -61,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     workspace = dashboard.build_workspace(
         args.entity, project, group, dashboard.RunMetrics.of_config(cfg)
     )
-    if not args.dry_run and has_credentials():
+    if not args.dry_run and dashboard.has_credentials():
         workspace.save()
         print(workspace.url)
         return

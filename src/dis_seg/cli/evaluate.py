@@ -1,58 +1,12 @@
-"""``dis-seg-eval ckpt_path=... tts=N [data=...]``: test-time evaluation only.
-
-Runs every test split of the data (VOC, and IDW when configured) through the network and
-:class:`~dis_seg.callbacks.IterativeInferenceCallback` (one pass gives every scheduled t ≤ tts)
-and writes ``metrics.json`` in the run folder, one block per split under ``test``.
-"""
-
-from __future__ import annotations
-
-from pathlib import Path
+"""``dis-seg-eval ckpt_path=... tts=N [data=...]``: test a checkpoint
+(:mod:`dis_seg.runs.evaluation`; ``conf/evaluate.yaml``)."""
 
 import hydra
-import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import inference_step_size, load_module
-from dis_seg.config_checks import check_evaluate_config, check_trainer
-from dis_seg.data import DISDataModule
-from dis_seg.preflight import RUN_FAILED, reported_errors
-from dis_seg.run import evaluation_callback, test_metrics, write_metrics
-from dis_seg.stages import DISModule
-
-
-def evaluation_data(cfg: DictConfig, module: DISModule) -> DISDataModule:
-    """The configured data, its evaluation images padded to a multiple of the output stride of
-    the network being evaluated (the checkpoint's, whatever the data config says); never
-    generated (that is training's business): missing data is an error."""
-    output_stride = module.model.backbone.output_stride
-    return instantiate(
-        cfg.data, output_stride=output_stride, generate_if_missing=False, _convert_="all"
-    )
-
-
-def evaluate(cfg: DictConfig) -> dict:
-    """Test ``cfg.ckpt_path`` with ``cfg.tts`` steps; return the contents of metrics.json."""
-    check_evaluate_config(cfg)
-    pl.seed_everything(cfg.seed, workers=True)
-    module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
-    datamodule = evaluation_data(cfg, module)
-    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
-    evaluation = evaluation_callback(cfg, cfg.tts, step_size)
-    trainer = instantiate(cfg.trainer, callbacks=[evaluation], logger=False)
-    check_trainer(cfg, trainer)
-    trainer.test(module, datamodule=datamodule)
-    metrics = {
-        "ckpt_path": str(cfg.ckpt_path),
-        "tts": cfg.tts,
-        "test": test_metrics(trainer, evaluation),
-    }
-    if trainer.is_global_zero:
-        write_metrics(Path(HydraConfig.get().runtime.output_dir) / "metrics.json", metrics)
-    return metrics
+from dis_seg.runs.evaluation import evaluate
+from dis_seg.runs.preflight import RUN_FAILED, reported_errors
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")

@@ -1,12 +1,12 @@
 """``dis-seg-report DIR``: the ``ttr × tts`` mIoU tables of a multirun folder
-(:func:`dis_seg.report.report`), printed and written into DIR with the mIoU-versus-t plot."""
+(:func:`dis_seg.reports.sweep.report`), printed and written into DIR with the mIoU-versus-t plot."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from dis_seg.report import report
+from dis_seg.reports.sweep import report
 
 
 def main(argv: list[str] | None = None) -> None:

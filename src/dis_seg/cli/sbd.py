@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dis_seg.data.errors import DataError
 from dis_seg.data.sbd import SPLITS, convert
+from dis_seg.errors import DataError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,113 +1,12 @@
-"""``dis-seg-train stage=1|2|3 [overrides]``: train one DIS stage, then test it.
-
-Writes ``metrics.json`` (stage, ttr, tts, the test metrics and, for stage 3, the pseudo-label
-and tag-cleaning statistics of the last epoch) in the run's output folder. ``ckpt_path=last``
-resumes the stage from its ``last.ckpt`` (global step, optimizer and LR scheduler state, the
-position in the training batches) when there is one. SIGTERM or SIGINT stops training at the
-next batch boundary, writes ``last.ckpt`` and exits with status 143.
-"""
-
-from __future__ import annotations
-
-import json
-import logging
-import signal
-from pathlib import Path
+"""``dis-seg-train stage=1|2|3 [overrides]``: train one DIS stage, then test it
+(:mod:`dis_seg.runs.training`; ``conf/train.yaml``)."""
 
 import hydra
-import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from dis_seg import CONFIG_DIR
-from dis_seg.checkpoints import (
-    check_num_classes,
-    load_previous_stage,
-    read_checkpoint,
-    resume_path,
-)
-from dis_seg.config_checks import check_train_config, check_trainer
-from dis_seg.preflight import RUN_FAILED, reported_errors
-from dis_seg.run import (
-    build_callbacks,
-    build_loggers,
-    evaluation_callback,
-    finish_loggers,
-    test_metrics,
-    write_metrics,
-)
-
-INTERRUPTED = 128 + signal.SIGTERM
-TRAINING_METRICS = "training_metrics.json"
-
-log = logging.getLogger(__name__)
-
-
-def train(cfg: DictConfig) -> dict:
-    """Fit the configured stage and test it; return the contents of metrics.json."""
-    check_train_config(cfg)
-    stage = cfg.stage_config
-    resume = resume_path(cfg)
-    loggers = build_loggers(cfg)
-    evaluation = evaluation_callback(cfg, stage.test_tts, cfg.inference.step_size)
-    try:
-        callbacks = [evaluation, *build_callbacks(cfg, bool(loggers))]
-        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-        check_trainer(cfg, trainer)
-        pl.seed_everything(cfg.seed, workers=True)
-        datamodule = instantiate(cfg.data, _convert_="all")
-        module = instantiate(stage.module, _convert_="all")
-        if resume is not None:
-            checkpoint = read_checkpoint(resume)
-            check_num_classes(checkpoint, resume, module.num_classes)
-        elif stage.init_from:
-            load_previous_stage(module.model, stage.init_from, cfg.stage)
-        return _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation)
-    finally:
-        finish_loggers(loggers)
-
-
-def _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation) -> dict:
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-        training = _training_statistics(trainer, output_dir / TRAINING_METRICS, resume)
-        trainer.test(module, datamodule=datamodule)
-    except SIGTERMException:
-        if trainer.is_global_zero:
-            log.warning(
-                "stopped by a signal after step %d; resume with ckpt_path=last",
-                trainer.global_step,
-            )
-        raise SystemExit(INTERRUPTED) from None
-    metrics = {
-        "stage": cfg.stage,
-        "ttr": cfg.ttr if cfg.stage == 3 else 0,
-        "tts": cfg.stage_config.test_tts,
-        "test": test_metrics(trainer, evaluation),
-    }
-    if training:
-        metrics["training"] = training
-    if trainer.is_global_zero:
-        write_metrics(output_dir / "metrics.json", metrics)
-    return metrics
-
-
-def _training_statistics(trainer: pl.Trainer, path: Path, resume: Path | None) -> dict:
-    """The pseudo-label and tag-cleaning statistics of the last epoch, kept in ``path`` for a
-    run that resumes after its training ended (a kill during the test)."""
-    training = {
-        name: float(value)
-        for name, value in trainer.callback_metrics.items()
-        if name.startswith(("pseudo/", "tags/"))
-    }
-    if training and trainer.is_global_zero:
-        write_metrics(path, training)
-    elif not training and resume is not None and path.is_file():
-        training = json.loads(path.read_text())
-    return training
+from dis_seg.runs.preflight import RUN_FAILED, reported_errors
+from dis_seg.runs.training import train
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -6,10 +6,10 @@
 
 from typing import TYPE_CHECKING
 
-from dis_seg.data.errors import DataError
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.tags import VOC_CLASSES, tags_from_description
 from dis_seg.data.voc import VOCSegmentation
+from dis_seg.errors import DataError
 
 if TYPE_CHECKING:
     from dis_seg.data.datamodule import DISDataModule

@@ -27,11 +27,11 @@ from omegaconf import DictConfig
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from dis_seg.data.errors import DataError, MissingFileError, UnknownTagError
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.images import read_rgb
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.voc import VOCSegmentation
+from dis_seg.errors import DataError, MissingFileError, UnknownTagError
 
 MISSING = "missing"
 UNREADABLE = "unreadable image"

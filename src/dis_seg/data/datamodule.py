@@ -55,7 +55,6 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from dis_seg.data.collate import collate_samples
-from dis_seg.data.errors import DataError
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.mixing import MixedBatchSampler, MixedDataset
 from dis_seg.data.samples import HiddenLabelmaps
@@ -63,6 +62,7 @@ from dis_seg.data.synthetic import ensure_generated
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.transforms import eval_transform, train_transform
 from dis_seg.data.voc import VOCSegmentation
+from dis_seg.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ class DISDataModule(pl.LightningDataModule):
     def tag_only_dataloader(self) -> DataLoader:
         """The tag-only training images of ``idw_root`` in order, without augmentation, with
         their noisy tags and, where the data has them, their clean tags and hidden labelmaps
-        (the diagnostics of tag cleaning, :mod:`dis_seg.diagnostics`)."""
+        (the diagnostics of tag cleaning, :mod:`dis_seg.reports.diagnostics`)."""
         hp = self.hparams
         if not hp.idw_root:
             raise DataError("no tag-only images: set idw_root to an IDW folder")

@@ -27,14 +27,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from dis_seg.data.errors import (
-    DataError,
-    MissingFileError,
-    absence,
-    read_text,
-    report,
-    require_paths,
-)
+from dis_seg.data.files import absence, read_text, report, require_paths
 from dis_seg.data.images import read_labelmap, read_rgb
 from dis_seg.data.samples import make_sample
 from dis_seg.data.tags import (
@@ -43,6 +36,7 @@ from dis_seg.data.tags import (
     tags_from_description,
     tags_to_multi_hot,
 )
+from dis_seg.errors import DataError, MissingFileError
 
 LAYOUT = """\
 IDW/

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from dis_seg.data.errors import DataError
+from dis_seg.errors import DataError
 
 IGNORE_INDEX = 255
 # Larger images are refused before they are decoded (one would take gigabytes of memory).

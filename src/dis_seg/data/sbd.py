@@ -27,9 +27,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from dis_seg.data.errors import DataError, MissingFileError, absence, read_text, require_paths
+from dis_seg.data.files import absence, read_text, require_paths
 from dis_seg.data.images import read_labelmap, read_rgb
 from dis_seg.data.tags import VOC_CLASSES
+from dis_seg.errors import DataError, MissingFileError
 
 SBD_LAYOUT = """\
 benchmark_RELEASE/dataset/

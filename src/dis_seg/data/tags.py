@@ -16,8 +16,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from dis_seg.data.errors import UnknownTagError
 from dis_seg.data.images import IGNORE_INDEX
+from dis_seg.errors import UnknownTagError
 
 VOC_CLASSES: tuple[str, ...] = (
     "background",

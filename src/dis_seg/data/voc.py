@@ -19,17 +19,11 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from dis_seg.data.errors import (
-    DataError,
-    MissingFileError,
-    absence,
-    read_text,
-    report,
-    require_paths,
-)
+from dis_seg.data.files import absence, read_text, report, require_paths
 from dis_seg.data.images import read_labelmap, read_rgb
 from dis_seg.data.samples import make_sample
 from dis_seg.data.tags import VOC_CLASSES, tags_from_labelmap
+from dis_seg.errors import DataError, MissingFileError
 
 LAYOUT = """\
 VOC2012/
@@ -50,7 +44,7 @@ class VOCSegmentation(Dataset):
     when given. Missing folders, list entries without image or mask, and empty splits raise
     :class:`DataError` here; unreadable files and bad mask contents when the item is read.
     With ``on_error``, entries without image or mask are handed to it
-    (:class:`~dis_seg.data.errors.MissingFileError`) and left out instead.
+    (:class:`~dis_seg.data.files.MissingFileError`) and left out instead.
     """
 
     def __init__(

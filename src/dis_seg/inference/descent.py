@@ -18,7 +18,7 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import nn
 
-from dis_seg.losses import reconstruction_loss, tag_loss
+from dis_seg.models.losses import reconstruction_loss, tag_loss
 
 State = tuple[torch.Tensor, ...]
 # Compiled steps kept per process: methods × with and without tags × step settings × shapes.
@@ -132,7 +132,7 @@ def sample_energy(
     return energy, z3
 
 
-class Method(Protocol):
+class DescentMethod(Protocol):
     """What the descent needs of a method (:class:`~dis_seg.inference.fast.FastDescent`,
     :class:`~dis_seg.inference.autograd.AutogradDescent`): its settings, and how its per-sample
     ``state``, B×… tensors, is scored (``energy``) and moved (``advance``).
@@ -176,7 +176,7 @@ class Iterate(NamedTuple):
 
 
 def descend(
-    method: Method, state: State, target: torch.Tensor, tags: torch.Tensor | None
+    method: DescentMethod, state: State, target: torch.Tensor, tags: torch.Tensor | None
 ) -> DescentOutput:
     """The descent loop with its non-finite guard and step control, over any method, from
     ``state`` (the method's B×… tensors) towards the reconstruction ``target`` B×3×sh×sw and
@@ -228,7 +228,7 @@ def descend(
 
 
 def evaluate(
-    method: Method,
+    method: DescentMethod,
     state: State,
     target: torch.Tensor,
     tags: torch.Tensor | None,
@@ -269,7 +269,7 @@ def evaluate(
 
 
 def take_step(
-    method: Method,
+    method: DescentMethod,
     current: Iterate,
     active: torch.Tensor,
     diverged: torch.Tensor,

@@ -22,13 +22,11 @@ import torch
 from torch import nn
 
 from dis_seg.inference.autograd import AutogradDescent
-from dis_seg.inference.descent import NO_CONTROL, Refined, StepControl
+from dis_seg.inference.descent import Refined
 from dis_seg.inference.fast import FastDescent, fast_inference_obstacle
 from dis_seg.inference.graphs import graph_key, run_captured
-from dis_seg.losses import downsample_image
-
-Method = Literal["auto", "fast", "autograd"]
-METHODS = ("auto", "fast", "autograd")
+from dis_seg.inference.options import DEFAULT_STEPS, METHODS, StepOptions
+from dis_seg.models.losses import downsample_image
 
 
 @dataclass(kw_only=True)
@@ -102,12 +100,9 @@ def iterative_inference(
     tags: torch.Tensor | None = None,
     tag_weight: float = 1.0,
     record_steps: Iterable[int] = (),
-    method: Method = "auto",
-    cuda_graphs: bool = True,
+    options: StepOptions = DEFAULT_STEPS,
     return_features: bool = True,
     warn_non_finite: bool = True,
-    control: StepControl = NO_CONTROL,
-    compile_steps: bool = False,
 ) -> IterativeInferenceResult:
     """Take ``steps`` gradient steps on (u1, v1) of each sample's energy.
 
@@ -120,23 +115,13 @@ def iterative_inference(
         step_size: the gradient-descent step η > 0.
         tags: optional multi-hot tags B×C; adds ``tag_weight`` × tag loss to the energy.
         record_steps: steps t at which to keep u3 in ``result.u3_at``.
-        method: ``"auto"`` (default) takes fast steps wherever the network allows them
-            (:func:`~dis_seg.inference.fast.fast_inference_obstacle`), else autograd steps
-            (:func:`resolve_method`);
-            ``"fast"`` takes the same steps in the C channels of u3, exact up to float
-            rounding; ``"autograd"`` back-propagates through subnet-1 at every step.
-        cuda_graphs: on CUDA, replay the whole descent from a CUDA graph, captured the second
-            time the same shapes and settings come up (:mod:`dis_seg.inference.graphs`); no
-            effect on the CPU.
+        options: how the steps are taken (:class:`~dis_seg.inference.options.StepOptions`:
+            method, CUDA graphs, step control, ``torch.compile``).
         return_features: compute the refined u1; when false ``result.u1`` is ``None``, which
             saves the fast method a D-channel transposed conv. v1, u3, v3 and z3 are always
             returned.
         warn_non_finite: warn when a sample's energy turns non-finite; callers that run many
             batches pass false and warn once over all of them from ``result.stopped``.
-        control: per-sample limits on the steps
-            (:class:`~dis_seg.inference.descent.StepControl`); by default every step is taken.
-        compile_steps: take the steps through ``torch.compile`` (fused kernels; compiled once per
-            input shapes and settings, which takes seconds to a minute; docs/MODEL.md).
 
     Works under ``torch.no_grad()`` and ``torch.inference_mode()``; the steps run in fp32 (fp64
     for a model with fp64 parameters) with autocast off. A sample whose energy turns non-finite
@@ -147,7 +132,8 @@ def iterative_inference(
         raise ValueError(f"steps: expected ≥ 0, got {steps}")
     if step_size <= 0:
         raise ValueError(f"step_size: expected > 0, got {step_size}")
-    chosen = resolve_method(model, method, steps)
+    chosen = resolve_method(model, options.method, steps)
+    control, compile_steps = options.control, options.compile_steps
     record = frozenset(record_steps)
     modules = descent_modules(model)
     with contextlib.ExitStack() as stack:
@@ -170,7 +156,7 @@ def iterative_inference(
                 model, tag_weight, steps, step_size, record, control, compile_steps
             )
         inputs = descent.inputs(u1, v1, target, tags)
-        if cuda_graphs and u1.is_cuda:
+        if options.cuda_graphs and u1.is_cuda:
             settings = (chosen, steps, record, step_size, tag_weight, control, compile_steps)
             key = graph_key(modules, descent, settings, inputs)
             output = run_captured(model, key, descent, inputs)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dis_seg.inference.descent import NO_CONTROL, StepControl
 from dis_seg.inference.iterative import IterativeInferenceResult, iterative_inference
+from dis_seg.inference.options import DEFAULT_STEPS, StepOptions
 from dis_seg.models import upsample_logits
 
 
@@ -54,11 +54,8 @@ def predict(
     tags: torch.Tensor | None = None,
     tag_weight: float = 1.0,
     record_steps: Iterable[int] = (),
-    method: str = "auto",
-    cuda_graphs: bool = True,
+    options: StepOptions = DEFAULT_STEPS,
     warn_non_finite: bool = True,
-    control: StepControl = NO_CONTROL,
-    compile_steps: bool = False,
 ) -> Prediction:
     """Labelmaps of normalised images B×3×H×W after ``steps`` steps of iterative inference.
 
@@ -79,11 +76,8 @@ def predict(
         tags=tags,
         tag_weight=tag_weight,
         record_steps={*record_steps, steps},
-        method=method,
-        cuda_graphs=cuda_graphs,
+        options=options,
         return_features=False,
         warn_non_finite=warn_non_finite,
-        control=control,
-        compile_steps=compile_steps,
     )
     return Prediction(result, tuple(images.shape[-2:]))

@@ -1,4 +1,4 @@
-"""What the three training stages share: the network, optimisation, evaluation and logging."""
+"""What the three training stages share: the network, optimisation and logging."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torchmetrics import MeanMetric, Metric
 
-from dis_seg.losses import reconstruction_loss, tag_loss
-from dis_seg.metrics import tag_average_precision
 from dis_seg.models import DISNet
-from dis_seg.optim import OptimizerConfig, build_optimizer, poly_scheduler
+from dis_seg.stages.optim import OptimizerConfig, build_optimizer, poly_scheduler
 
 COMPONENTS = ("backbone", "labelmap_head", "reconstruction_head", "tag_fusion", "tag_head")
 
@@ -32,15 +29,13 @@ class DISModule(pl.LightningModule):
     """A DIS training stage: trains the components listed in ``trainable`` and freezes the rest.
 
     Frozen components have ``requires_grad=False`` and stay in eval mode, so their BatchNorm
-    statistics do not move. Validation and test steps log the tag loss, tag mAP (object classes)
-    and reconstruction error of the plain prediction per split (``val``, and ``test/<name>`` for
-    each test loader, :func:`test_splits`), and return the features ``u1``/``v1`` so that
-    :class:`~dis_seg.callbacks.IterativeInferenceCallback` refines them without a second
-    backbone pass.
+    statistics do not move. Validation and test batches are scored by the one evaluation,
+    :class:`~dis_seg.callbacks.IterativeInferenceCallback`, under the split names of
+    :func:`test_splits`.
 
     Args:
         model: keyword arguments of :class:`~dis_seg.models.DISNet`.
-        optimizer: keyword arguments of :class:`~dis_seg.optim.OptimizerConfig`.
+        optimizer: keyword arguments of :class:`~dis_seg.stages.optim.OptimizerConfig`.
         class_names: names for per-class logs (default: from the datamodule, or indices).
     """
 
@@ -59,9 +54,6 @@ class DISModule(pl.LightningModule):
         self.class_names = list(class_names) if class_names else None
         for name in COMPONENTS:
             getattr(self.model, name).requires_grad_(name in self.trainable)
-        self.evaluation_splits: list[str] = []
-        self.tag_map: dict[str, Metric] = {}
-        self.recon_error: dict[str, MeanMetric] = {}
         self.train()
 
     @property
@@ -119,48 +111,8 @@ class DISModule(pl.LightningModule):
         the max over ranks leaves it exact, and Lightning does not ask for ``sync_dist``."""
         self.log(name, value, sync_dist=True, reduce_fx="max", add_dataloader_idx=False)
 
-    def on_validation_epoch_start(self) -> None:
-        self._start_evaluation(["val"])
+    def validation_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0):
+        """Nothing: :class:`~dis_seg.callbacks.IterativeInferenceCallback` scores each batch."""
 
-    def on_test_epoch_start(self) -> None:
-        self._start_evaluation(test_splits(self.trainer))
-
-    def validation_step(
-        self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0
-    ) -> dict[str, torch.Tensor]:
-        return self._evaluation_step(self.evaluation_splits[dataloader_idx], batch)
-
-    def test_step(
-        self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0
-    ) -> dict[str, torch.Tensor]:
-        return self._evaluation_step(self.evaluation_splits[dataloader_idx], batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_evaluation_epoch()
-
-    def on_test_epoch_end(self) -> None:
-        self._log_evaluation_epoch()
-
-    def _start_evaluation(self, splits: list[str]) -> None:
-        self.evaluation_splits = splits
-        self.tag_map = {s: tag_average_precision(self.num_classes).to(self.device) for s in splits}
-        self.recon_error = {split: MeanMetric().to(self.device) for split in splits}
-
-    def _evaluation_step(self, split: str, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        images, tags = batch["image"], batch["tags"]
-        out = self.model(images)
-        self.tag_map[split].update(out.v3.sigmoid()[:, 1:], tags[:, 1:].long())
-        self.recon_error[split].update(reconstruction_loss(out.z3, images, reduction="none"))
-        self.log(
-            f"{split}/tag_loss",
-            tag_loss(out.v3, tags),
-            batch_size=len(images),
-            sync_dist=True,
-            add_dataloader_idx=False,
-        )
-        return {"u1": out.u1, "v1": out.v1}
-
-    def _log_evaluation_epoch(self) -> None:
-        for split in self.evaluation_splits:
-            self.log_synced(f"{split}/tag_mAP", self.tag_map[split].compute())
-            self.log_synced(f"{split}/recon_error", self.recon_error[split].compute())
+    def test_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0):
+        """Nothing: :class:`~dis_seg.callbacks.IterativeInferenceCallback` scores each batch."""

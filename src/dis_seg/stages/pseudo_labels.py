@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dis_seg.inference import predict
-from dis_seg.inference.descent import NO_CONTROL, StepControl
+from dis_seg.inference import StepOptions, predict
+from dis_seg.inference.options import DEFAULT_STEPS
 from dis_seg.models import DISNet
 
 
@@ -36,10 +36,7 @@ def make_pseudo_labels(
     tag_threshold: float = 0.5,
     tag_margin: float = 0.0,
     suppress_absent: bool = True,
-    method: str = "auto",
-    cuda_graphs: bool = True,
-    control: StepControl = NO_CONTROL,
-    compile_steps: bool = False,
+    options: StepOptions = DEFAULT_STEPS,
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
 
@@ -50,9 +47,8 @@ def make_pseudo_labels(
     given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
     argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
-    warned about here but returned in ``stopped``, for a count over the epoch. ``method``,
-    ``cuda_graphs``, ``control`` and ``compile_steps`` are those of
-    :func:`~dis_seg.inference.iterative_inference`.
+    warned about here but returned in ``stopped``, for a count over the epoch. ``options``:
+    how the steps are taken (:class:`~dis_seg.inference.StepOptions`).
     """
     prediction = predict(
         model,
@@ -63,11 +59,8 @@ def make_pseudo_labels(
         tags=tags,
         tag_weight=tag_weight,
         record_steps=(0,),
-        method=method,
-        cuda_graphs=cuda_graphs,
+        options=options,
         warn_non_finite=False,
-        control=control,
-        compile_steps=compile_steps,
     )
     scores = prediction.tag_scores()
     refined = torch.where(

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from dis_seg.losses import segmentation_loss, tag_loss
+from dis_seg.models.losses import segmentation_loss, tag_loss
 from dis_seg.stages.base import DISModule
 
 

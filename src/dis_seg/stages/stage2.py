@@ -7,16 +7,17 @@ from typing import Any
 import torch
 
 from dis_seg.inference.iterative import reconstruction_size
-from dis_seg.losses import reconstruction_loss
-from dis_seg.reconstruction import check_recon_fit, truth_reconstruction_loss
+from dis_seg.models.losses import reconstruction_loss
 from dis_seg.stages.base import DISModule
+from dis_seg.stages.reconstruction import check_recon_fit, truth_reconstruction_loss
 
 
 class Stage2Module(DISModule):
     """Stage 2: subnet-2 learns to reconstruct the image from the labelmap; all else frozen.
 
     Args:
-        recon_fit: what subnet-2 reconstructs from (:data:`~dis_seg.reconstruction.RECON_FITS`):
+        recon_fit: what subnet-2 reconstructs from
+            (:data:`~dis_seg.stages.reconstruction.RECON_FITS`):
             ``"prediction"``, the network's labelmaps of all images (the paper);
             ``"truth"``, the ground-truth labelmaps of the labelled images; ``"both"``, the
             sum of the two losses.

@@ -7,13 +7,12 @@ from typing import Any
 import torch
 from torchmetrics import SumMetric
 
-from dis_seg.inference import warn_if_stopped
-from dis_seg.inference.descent import StepControl
-from dis_seg.losses import reconstruction_loss, segmentation_loss, tag_loss
-from dis_seg.metrics import SegmentationMetric, TagAgreement
-from dis_seg.reconstruction import check_recon_fit, frozen, truth_reconstruction_loss
+from dis_seg.inference import StepOptions, warn_if_stopped
+from dis_seg.models.losses import reconstruction_loss, segmentation_loss, tag_loss
+from dis_seg.models.metrics import SegmentationMetric, TagAgreement
 from dis_seg.stages.base import DISModule
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
+from dis_seg.stages.reconstruction import check_recon_fit, frozen, truth_reconstruction_loss
 
 
 class Stage3Module(DISModule):
@@ -37,11 +36,10 @@ class Stage3Module(DISModule):
         tag_threshold, tag_margin: the rule that turns refined tag scores into cleaned tags
             (:func:`~dis_seg.stages.pseudo_labels.make_pseudo_labels`).
         suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
-        inference_method, cuda_graphs, step_control, compile_steps: ``method``,
-            ``cuda_graphs``, ``control`` (the keyword arguments of
-            :class:`~dis_seg.inference.descent.StepControl`) and ``compile_steps`` of
-            :func:`~dis_seg.inference.iterative_inference`.
-        recon_fit: what subnet-2 learns from (:data:`~dis_seg.reconstruction.RECON_FITS`):
+        step_options: how the steps are taken: the ``method``, ``cuda_graphs``, ``control``
+            and ``compile_steps`` of an ``inference`` config group
+            (:meth:`~dis_seg.inference.StepOptions.from_config`; default: its defaults).
+        recon_fit: what subnet-2 learns from (:data:`~dis_seg.stages.reconstruction.RECON_FITS`):
             ``"prediction"``, the network's labelmaps of all images (the paper); ``"truth"``,
             the ground-truth labelmaps of the labelled images; ``"both"``.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
@@ -58,10 +56,7 @@ class Stage3Module(DISModule):
         tag_threshold: float = 0.5,
         tag_margin: float = 0.0,
         suppress_absent: bool = True,
-        inference_method: str = "auto",
-        cuda_graphs: bool = True,
-        step_control: dict[str, Any] | None = None,
-        compile_steps: bool = False,
+        step_options: dict[str, Any] | None = None,
         recon_fit: str = "prediction",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
@@ -79,9 +74,7 @@ class Stage3Module(DISModule):
             raise ValueError(f"tag_margin: expected a number in [0, 1), got {tag_margin}")
         self.tag_margin = tag_margin
         self.suppress_absent = suppress_absent
-        self.inference_method, self.cuda_graphs = inference_method, cuda_graphs
-        self.step_control = StepControl(**(step_control or {}))
-        self.compile_steps = compile_steps
+        self.step_options = StepOptions.from_config(step_options or {})
         self.recon_fit = check_recon_fit(recon_fit)
         self.weights = {
             "seg_loss": seg_weight,
@@ -116,10 +109,7 @@ class Stage3Module(DISModule):
                 tag_threshold=self.tag_threshold,
                 tag_margin=self.tag_margin,
                 suppress_absent=self.suppress_absent,
-                method=self.inference_method,
-                cuda_graphs=self.cuda_graphs,
-                control=self.step_control,
-                compile_steps=self.compile_steps,
+                options=self.step_options,
             )
             target_tags[tag_only] = pseudo.tags
             pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)

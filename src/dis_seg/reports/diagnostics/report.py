@@ -9,16 +9,17 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dis_seg.diagnostics.measures import DIRECTIONS, KINDS, REGIONS
-from dis_seg.report import percent
-from dis_seg.run import write_metrics
+from dis_seg.reports.diagnostics.measures import DIRECTIONS, KINDS, REGIONS
+from dis_seg.reports.sweep import percent
+from dis_seg.runs.results import write_metrics
 
 PLOTS = ("energy.png", "changes.png", "per_class_iou.png", "tags.png")
 
 
 def write_report(folder: Path, results: dict[str, Any]) -> list[Path]:
     """Write ``report.md``, ``diagnostics.json`` and the plots of ``results`` (what
-    :func:`dis_seg.cli.diagnose.diagnose` returns) into ``folder``; return the plots' paths."""
+    :func:`~dis_seg.reports.diagnostics.diagnose.diagnose` returns) into ``folder``; return the
+    plots' paths."""
     folder.mkdir(parents=True, exist_ok=True)
     write_metrics(folder / "diagnostics.json", results)
     segmentation, tags = results["segmentation"], results.get("tags")

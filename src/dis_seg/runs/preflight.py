@@ -38,7 +38,8 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from dis_seg.checkpoints import (
+from dis_seg.errors import ConfigError, DataError
+from dis_seg.runs.checkpoints import (
     check_num_classes,
     inference_step_size,
     inference_tag_weight,
@@ -47,16 +48,14 @@ from dis_seg.checkpoints import (
     read_previous_stage,
     resume_path,
 )
-from dis_seg.config_checks import (
-    ConfigError,
+from dis_seg.runs.checks import (
     check_diagnose_config,
     check_evaluate_config,
     check_predict_config,
     check_train_config,
     check_trainer,
 )
-from dis_seg.data import DataError
-from dis_seg.predict_outputs import check_outputs, plan_outputs, tag_names
+from dis_seg.runs.predict_manifest import check_outputs, plan_outputs, tag_names
 
 REFUSED = 2
 RUN_FAILED = 1
@@ -123,7 +122,7 @@ def check_evaluate_run(cfg: DictConfig) -> None:
 def check_predict_run(cfg: DictConfig) -> None:
     """What ``dis-seg-predict`` needs: the values, a dis-seg checkpoint with a step size for
     ``tts`` steps and as many classes as ``class_names``, the images of ``input_dir`` and an
-    output folder it may write (:func:`~dis_seg.predict_outputs.check_outputs`)."""
+    output folder it may write (:func:`~dis_seg.runs.predict_manifest.check_outputs`)."""
     check_predict_config(cfg)
     checkpoint = read_checkpoint(cfg.ckpt_path)
     network = network_config(checkpoint, cfg.ckpt_path)

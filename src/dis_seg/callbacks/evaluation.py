@@ -1,4 +1,6 @@
-"""Validation/test callback: the mIoU-versus-t curve of iterative inference in one pass."""
+"""The one evaluation of dis-seg, for validation, training runs' tests and ``dis-seg-eval``:
+each labelled batch through the network, ``tts`` steps of iterative inference and every
+metric of a split, the mIoU-versus-t curve included, in one pass."""
 
 from __future__ import annotations
 
@@ -10,33 +12,28 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torchmetrics import MeanMetric, SumMetric
 
-from dis_seg.inference import METHODS, StepControl, predict, warn_if_stopped
-from dis_seg.inference.descent import NO_CONTROL
-from dis_seg.metrics import SegmentationMetric
+from dis_seg.inference import StepOptions, step_schedule, warn_if_stopped
+from dis_seg.inference.options import DEFAULT_STEPS
+from dis_seg.inference.protocols import WHOLE, EvaluationProtocol, predict_views
+from dis_seg.models.metrics import SegmentationMetric, tag_average_precision
 from dis_seg.stages.base import test_splits
 
 
-def step_schedule(tts: int, schedule: Iterable[int]) -> list[int]:
-    """The steps t to evaluate: ``schedule`` ∩ [0, tts], plus ``tts`` itself."""
-    if tts < 0:
-        raise ValueError(f"tts: expected ≥ 0, got {tts}")
-    return sorted({t for t in schedule if 0 <= t <= tts} | {tts})
-
-
 class IterativeInferenceCallback(pl.Callback):
-    """Runs ``tts`` steps of iterative inference on every validation and test batch.
+    """Scores every validation and test batch: the network's plain prediction and ``tts``
+    steps of iterative inference under ``protocol``
+    (:class:`~dis_seg.inference.protocols.EvaluationProtocol`, whole images by default).
 
-    Reuses the ``u1``/``v1`` that the module's step returns (no second backbone pass) and
-    updates one confusion matrix per scheduled step t and split: ``val``, and ``test/<name>``
-    for each test loader (:func:`~dis_seg.stages.base.test_splits`: ``test/voc``,
-    ``test/idw``). Logs ``{split}/mIoU_t{t}`` and ``{split}/recon_error_t{t}`` for every t, at
-    ``t = tts`` the per-class IoU (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``, and
+    One split at a time: ``val``, and ``test/<name>`` for each test loader
+    (:func:`~dis_seg.stages.base.test_splits`: ``test/voc``, ``test/idw``). Per split it logs
+    ``{split}/mIoU_t{t}`` and ``{split}/recon_error_t{t}`` for every scheduled t, at t = tts the
+    per-class IoU (``{split}/IoU/<class>``) and ``{split}/pixel_accuracy``, the tag mAP of
+    the plain prediction (``{split}/tag_mAP``) and
     ``{split}/non_finite_samples`` (samples whose energy turned non-finite: one warning per
-    epoch gives their count); with a W&B logger also a line plot of mIoU against t. Results of
-    the last epoch are kept in ``results[split]``.
-
-    ``method``, ``cuda_graphs``, ``control`` and ``compile_steps`` are those of
-    :func:`~dis_seg.inference.iterative_inference`.
+    epoch gives their count); with a W&B logger also a line plot of mIoU against t.
+    ``results[split]`` keeps the last epoch's values: a test split's is its block of
+    ``metrics.json``. The backbone runs under the trainer's precision (e.g. bf16 autocast);
+    the steps always in fp32.
     """
 
     def __init__(
@@ -44,21 +41,14 @@ class IterativeInferenceCallback(pl.Callback):
         tts: int,
         step_size: float,
         schedule: Iterable[int],
-        method: str = "auto",
-        cuda_graphs: bool = True,
-        control: StepControl = NO_CONTROL,
-        compile_steps: bool = False,
+        options: StepOptions = DEFAULT_STEPS,
+        protocol: EvaluationProtocol = WHOLE,
     ) -> None:
-        if step_size <= 0:
-            raise ValueError(f"step_size: expected > 0, got {step_size}")
-        if method not in METHODS:
-            raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
         self.tts, self.step_size = tts, step_size
-        self.method, self.cuda_graphs = method, cuda_graphs
-        self.control, self.compile_steps = control, compile_steps
+        self.options, self.protocol = options, protocol
         self.steps = step_schedule(tts, schedule)
         self.splits: list[str] = []
-        self.metrics: dict[str, _CurveMetrics] = {}
+        self.metrics: dict[str, _SplitMetrics] = {}
         self.results: dict[str, dict[str, Any]] = {}
 
     def on_validation_epoch_start(self, trainer, pl_module):
@@ -70,10 +60,10 @@ class IterativeInferenceCallback(pl.Callback):
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ):
-        self._update(self.splits[dataloader_idx], pl_module, outputs, batch)
+        self._update(self.splits[dataloader_idx], trainer, pl_module, batch)
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self._update(self.splits[dataloader_idx], pl_module, outputs, batch)
+        self._update(self.splits[dataloader_idx], trainer, pl_module, batch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
         if not trainer.sanity_checking:
@@ -86,30 +76,28 @@ class IterativeInferenceCallback(pl.Callback):
         self.splits = splits
         num_classes = pl_module.model.num_classes
         self.metrics = {
-            split: _CurveMetrics(num_classes, self.steps).to(pl_module.device) for split in splits
+            split: _SplitMetrics(num_classes, self.steps).to(pl_module.device) for split in splits
         }
 
-    def _update(self, split: str, pl_module, outputs: dict[str, torch.Tensor], batch) -> None:
-        images, labelmap = batch["image"], batch["labelmap"]
-        prediction = predict(
-            pl_module.model,
-            images,
-            steps=self.tts,
-            step_size=self.step_size,
-            features=(outputs["u1"], outputs["v1"]),
-            record_steps=self.steps,
-            method=self.method,
-            cuda_graphs=self.cuda_graphs,
-            warn_non_finite=False,
-            control=self.control,
-            compile_steps=self.compile_steps,
-        )
+    def _update(self, split: str, trainer: pl.Trainer, pl_module, batch: dict[str, Any]) -> None:
+        images, labelmap, tags = batch["image"], batch["labelmap"], batch["tags"]
+        with trainer.precision_plugin.forward_context():
+            prediction = predict_views(
+                pl_module.model,
+                images,
+                self.protocol,
+                steps=self.tts,
+                step_size=self.step_size,
+                record_steps=self.steps,
+                options=self.options,
+            )
         metrics = self.metrics[split]
-        metrics.stopped.update(prediction.result.stopped.sum())
+        metrics.stopped.update(prediction.stopped.sum())
         metrics.samples.update(len(images))
         for t in self.steps:
             metrics.segmentation[str(t)].update(prediction.labelmap(t), labelmap)
-            metrics.recon_error[str(t)].update(prediction.result.energy[t])
+            metrics.recon_error[str(t)].update(prediction.energy[t])
+        metrics.tag_map.update(prediction.tag_scores[:, 1:].float(), tags[:, 1:].long())
 
     def _log_epoch(self, trainer: pl.Trainer, pl_module) -> None:
         for split in self.splits:
@@ -127,6 +115,7 @@ class IterativeInferenceCallback(pl.Callback):
                 results["per_class_IoU"] = dict(
                     zip(pl_module.class_names, scores["per_class_IoU"].tolist(), strict=True)
                 )
+        results["tag_mAP"] = float(metrics.tag_map.compute())
         stopped, samples = (int(metric.compute()) for metric in (metrics.stopped, metrics.samples))
         results["non_finite_samples"] = stopped
         warn_if_stopped(stopped, samples, f"{split} iterative inference")
@@ -153,9 +142,10 @@ class IterativeInferenceCallback(pl.Callback):
             logger.experiment.log({f"{split}/mIoU_curve": plot}, commit=False)
 
 
-class _CurveMetrics(torch.nn.Module):
-    """One confusion matrix and one mean reconstruction error per scheduled step t, and the
-    counts of samples and of samples stopped by a non-finite energy."""
+class _SplitMetrics(torch.nn.Module):
+    """One confusion matrix and one mean reconstruction error per scheduled step t, the tag
+    mAP of the plain prediction, and the counts of samples and of samples stopped
+    by a non-finite energy (torchmetrics: synced across DDP ranks)."""
 
     def __init__(self, num_classes: int, steps: list[int]) -> None:
         super().__init__()
@@ -163,4 +153,5 @@ class _CurveMetrics(torch.nn.Module):
             {str(t): SegmentationMetric(num_classes) for t in steps}
         )
         self.recon_error = torch.nn.ModuleDict({str(t): MeanMetric() for t in steps})
+        self.tag_map = tag_average_precision(num_classes)
         self.stopped, self.samples = SumMetric(), SumMetric()

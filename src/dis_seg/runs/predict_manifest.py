@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dis_seg.config_checks import ConfigError
 from dis_seg.data import VOC_CLASSES
+from dis_seg.errors import ConfigError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 MANIFEST = "predict_manifest.json"

@@ -18,7 +18,7 @@ import wandb_workspaces.workspaces as ws
 from omegaconf import DictConfig
 from wandb_workspaces import expr
 
-from dis_seg.callbacks.iterative_inference import step_schedule
+from dis_seg.callbacks.evaluation import step_schedule
 from dis_seg.data.tags import VOC_CLASSES
 
 TEST_SETS = ("voc", "idw")
@@ -160,3 +160,14 @@ def _stage3_panels() -> list[wr.LinePlot]:
     return [
         wr.LinePlot(title=title, x=EPOCH, y=keys) for title, keys in PSEUDO_LABEL_PANELS.items()
     ]
+
+
+def has_credentials() -> bool:
+    """Whether a W&B API key is configured (environment or ``wandb login``)."""
+    import wandb
+
+    try:
+        wandb.Api()
+    except wandb.errors.UsageError:
+        return False
+    return True

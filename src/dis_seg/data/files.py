@@ -1,4 +1,4 @@
-"""The one error raised for bad input data, and the file checks that raise it."""
+"""The file checks of the readers, which raise :class:`~dis_seg.errors.DataError`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """Input data is missing or malformed; the message names the file, line or tag at fault."""
-
-
-class MissingFileError(DataError):
-    """A listed image, mask or labelmap is not a readable file (see :func:`absence`)."""
-
-
-class UnknownTagError(DataError):
-    """A tag that is not one of the class names."""
+from dis_seg.errors import DataError
 
 
 def report(error: DataError, on_error: Callable[[DataError], None] | None) -> None:

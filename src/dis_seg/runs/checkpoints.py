@@ -24,7 +24,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig
 
-from dis_seg.config_checks import ConfigError
+from dis_seg.errors import CheckpointError, ConfigError
 from dis_seg.models import DISNet
 from dis_seg.stages import DISModule
 
@@ -37,11 +37,6 @@ LEGACY_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)[2:-1]
 UNUSED_STEP_SIZE = 1.0
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint path names no file, or a file that is not a readable dis-seg checkpoint;
-    the message starts with the config key that gave the path."""
 
 
 def read_checkpoint(path: str | Path, key: str = "ckpt_path", remedy: str = "") -> dict[str, Any]:

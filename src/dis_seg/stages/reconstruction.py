@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dis_seg.data.images import IGNORE_INDEX
-from dis_seg.losses import Reduction, reconstruction_loss
 from dis_seg.models import DISNet
+from dis_seg.models.losses import Reduction, reconstruction_loss
 
 RECON_FITS = ("prediction", "truth", "both")
 """What subnet-2 is fitted to: the network's predicted labelmaps of all images (the paper),

@@ -20,15 +20,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dis_seg.callbacks.iterative_inference import step_schedule
 from dis_seg.data.images import IGNORE_INDEX
-from dis_seg.inference import predict
+from dis_seg.inference import StepOptions, predict, step_schedule
 from dis_seg.inference.iterative import reconstruction_size
-from dis_seg.losses import downsample_image, reconstruction_loss
-from dis_seg.metrics import SegmentationMetric, TagAgreement
+from dis_seg.inference.options import DEFAULT_STEPS
 from dis_seg.models import DISNet, upsample_logits
-from dis_seg.reconstruction import reconstruct_truth, truth_fractions
+from dis_seg.models.losses import downsample_image, reconstruction_loss
+from dis_seg.models.metrics import SegmentationMetric, TagAgreement
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
+from dis_seg.stages.reconstruction import reconstruct_truth, truth_fractions
 
 DIRECTIONS = ("right_to_wrong", "wrong_to_right")
 KINDS = ("background_to_object", "object_to_background", "object_to_object")
@@ -129,12 +129,11 @@ class SegmentationDiagnostics:
     Args:
         model: the network (eval mode).
         steps: ``tts``, the steps taken; ``record``: the schedule of steps t whose changes are
-            counted (:func:`~dis_seg.callbacks.iterative_inference.step_schedule`: those up to
+            counted (:func:`~dis_seg.inference.step_schedule`: those up to
             ``steps``, and ``steps`` itself).
         boundary_radius: the width in pixels of the boundary band around class edges.
-        step_size, step_options: ``step_size`` and the other keyword arguments (``method``,
-            ``cuda_graphs``, ``control``, ``compile_steps``) of
-            :func:`~dis_seg.inference.predict`.
+        step_size: the gradient step of the iterative inference.
+        options: how its steps are taken (:class:`~dis_seg.inference.StepOptions`).
     """
 
     def __init__(
@@ -144,11 +143,11 @@ class SegmentationDiagnostics:
         step_size: float,
         record: Iterable[int],
         boundary_radius: int,
-        **step_options: Any,
+        options: StepOptions = DEFAULT_STEPS,
     ) -> None:
         self.model, self.steps, self.step_size = model, steps, step_size
         self.record = [t for t in step_schedule(steps, record) if t > 0]
-        self.boundary_radius, self.step_options = boundary_radius, step_options
+        self.boundary_radius, self.options = boundary_radius, options
         self.energy = EnergyDiagnostics()
         self.changes = StepChanges()
         self.iou = {t: SegmentationMetric(model.num_classes) for t in {0, steps}}
@@ -161,7 +160,7 @@ class SegmentationDiagnostics:
             steps=self.steps,
             step_size=self.step_size,
             record_steps=(0, *self.record),
-            **self.step_options,
+            options=self.options,
         )
         grid = reconstruction_size(self.model, prediction.result.u3_at[0].shape[-2:])
         target = downsample_image(images, grid)
@@ -209,8 +208,9 @@ class TagDiagnostics:
 
     Cleaned tags and pseudo labels are those of stage 3 (:func:`make_pseudo_labels`): ``ttr``
     steps of iterative inference with the noisy tags, then the rule of ``tag_threshold`` and
-    ``tag_margin`` on the refined scores; ``step_options`` are the keyword arguments
-    ``method``, ``cuda_graphs``, ``control`` and ``compile_steps`` of that call.
+    ``tag_margin`` on the refined scores (the pseudo labels restricted to the cleaned tags with
+    ``suppress_absent``); ``options``: how the steps are taken
+    (:class:`~dis_seg.inference.StepOptions`).
     """
 
     def __init__(
@@ -221,11 +221,13 @@ class TagDiagnostics:
         tag_weight: float,
         tag_threshold: float,
         tag_margin: float = 0.0,
-        **step_options: Any,
+        suppress_absent: bool = True,
+        options: StepOptions = DEFAULT_STEPS,
     ) -> None:
         self.model, self.ttr, self.step_size = model, ttr, step_size
         self.tag_weight, self.tag_threshold = tag_weight, tag_threshold
-        self.tag_margin, self.step_options = tag_margin, step_options
+        self.tag_margin, self.suppress_absent = tag_margin, suppress_absent
+        self.options = options
         classes = model.num_classes
         self.agreement = {
             (name, average): TagAgreement(classes, average=average)
@@ -257,7 +259,8 @@ class TagDiagnostics:
             tag_weight=self.tag_weight,
             tag_threshold=self.tag_threshold,
             tag_margin=self.tag_margin,
-            **self.step_options,
+            suppress_absent=self.suppress_absent,
+            options=self.options,
         )
         for (name, _), agreement in self.agreement.items():
             agreement.update(tags if name == "noisy" else pseudo.tags, clean_tags)

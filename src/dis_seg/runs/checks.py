@@ -17,17 +17,14 @@ from pytorch_lightning.strategies.launchers import (
     _SubprocessScriptLauncher,
 )
 
+from dis_seg.errors import ConfigError
 from dis_seg.inference import METHODS
 from dis_seg.models.backbone import RESNETS
 from dis_seg.models.dis_net import RECON_SCALES
-from dis_seg.reconstruction import RECON_FITS
+from dis_seg.stages.reconstruction import RECON_FITS
 
 STAGES = (1, 2, 3)
 DIAGNOSED_SPLITS = ("val", "test/voc", "test/idw")
-
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message starts with its key."""
 
 
 def check_train_config(cfg: DictConfig) -> None:

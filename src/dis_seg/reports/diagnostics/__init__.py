@@ -1,7 +1,7 @@
 """Why iterative inference helps or hurts a checkpoint (:mod:`.measures`), and the report
 that shows it (:mod:`.report`); ``dis-seg-diagnose`` runs both."""
 
-from dis_seg.diagnostics.measures import (
+from dis_seg.reports.diagnostics.measures import (
     DIRECTIONS,
     KINDS,
     REGIONS,
@@ -11,7 +11,7 @@ from dis_seg.diagnostics.measures import (
     TagDiagnostics,
     boundary_mask,
 )
-from dis_seg.diagnostics.report import changes_figure, write_report
+from dis_seg.reports.diagnostics.report import changes_figure, write_report
 
 __all__ = [
     "DIRECTIONS",

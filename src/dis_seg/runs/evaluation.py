@@ -1,0 +1,53 @@
+"""Test-time evaluation of a checkpoint: what ``dis-seg-eval`` runs.
+
+Runs every test split of the data (VOC, and IDW when configured) through the network and
+:class:`~dis_seg.callbacks.IterativeInferenceCallback` (one pass gives every scheduled t ≤ tts)
+and writes ``metrics.json`` in the run folder, one block per split under ``test``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from dis_seg.data import DISDataModule
+from dis_seg.runs.building import evaluation_callback
+from dis_seg.runs.checkpoints import inference_step_size, load_module
+from dis_seg.runs.checks import check_evaluate_config, check_trainer
+from dis_seg.runs.results import test_results, write_metrics
+from dis_seg.stages import DISModule
+
+
+def evaluation_data(cfg: DictConfig, module: DISModule) -> DISDataModule:
+    """The configured data, its evaluation images padded to a multiple of the output stride of
+    the network being evaluated (the checkpoint's, whatever the data config says); never
+    generated (that is training's business): missing data is an error."""
+    output_stride = module.model.backbone.output_stride
+    return instantiate(
+        cfg.data, output_stride=output_stride, generate_if_missing=False, _convert_="all"
+    )
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test ``cfg.ckpt_path`` with ``cfg.tts`` steps; return the contents of metrics.json."""
+    check_evaluate_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+    module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
+    datamodule = evaluation_data(cfg, module)
+    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
+    evaluation = evaluation_callback(cfg, cfg.tts, step_size)
+    trainer = instantiate(cfg.trainer, callbacks=[evaluation], logger=False)
+    check_trainer(cfg, trainer)
+    trainer.test(module, datamodule=datamodule)
+    metrics = {
+        "ckpt_path": str(cfg.ckpt_path),
+        "tts": cfg.tts,
+        **test_results(evaluation),
+    }
+    if trainer.is_global_zero:
+        write_metrics(Path(HydraConfig.get().runtime.output_dir) / "metrics.json", metrics)
+    return metrics

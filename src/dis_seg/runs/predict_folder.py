@@ -1,0 +1,211 @@
+"""Labelmaps for a folder of images: what ``dis-seg-predict ckpt_path=... input_dir=...
+output_dir=... tts=N`` runs.
+
+Every image of ``input_dir`` (not its subfolders) goes through the network and ``tts`` steps of
+iterative inference one at a time, padded to a multiple of the output stride as in evaluation
+and cropped back. Writes into the run folder (``output_dir``; ``output_dir/tts{N}`` per job
+under ``-m``):
+
+- ``<stem>.png``: the labelmap at the image's original size, a palette PNG with the VOC colours;
+- ``overlays/<stem>.png`` (``overlays=true``): the image with its labelled pixels tinted;
+- ``tags.json`` (``tags_json=true``): per image file name, the refined tag scores
+  ``sigmoid(v3)`` after the ``tts`` steps, by class name;
+- ``predict_manifest.json``: the files it wrote (:mod:`dis_seg.runs.predict_manifest`): a later run
+  replaces them with ``overwrite=true``, and never any other file.
+
+Files whose suffix is not an image format and images that cannot be read are skipped with a
+warning naming them; the run ends with the line ``wrote N labelmaps (M overlays) to DIR; K
+files skipped: ...`` and, when an image could not be read, exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from PIL import Image
+from tqdm import tqdm
+
+from dis_seg import inference
+from dis_seg.data.collate import collate_samples
+from dis_seg.data.images import read_rgb, voc_palette, write_labelmap
+from dis_seg.data.samples import make_sample
+from dis_seg.data.transforms import eval_transform
+from dis_seg.errors import DataError
+from dis_seg.inference import StepOptions
+from dis_seg.inference.options import DEFAULT_STEPS
+from dis_seg.models import DISNet
+from dis_seg.runs.checkpoints import inference_step_size, load_module
+from dis_seg.runs.checks import check_predict_config
+from dis_seg.runs.predict_manifest import (
+    IMAGE_SUFFIXES,
+    OVERLAYS,
+    TAGS_JSON,
+    plan_outputs,
+    record_outputs,
+    replaceable,
+    tag_names,
+)
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "unreadable"
+
+
+class UnreadableImages(CompactHydraException):
+    """A multirun job skipped unreadable images: raised once it has written the rest, so that
+    Hydra runs the other jobs, then exits with status 1 and this one-line message."""
+
+
+@dataclass
+class FolderPrediction:
+    """What :func:`predict_folder` wrote into ``output_dir``, and the files it skipped with the
+    reason: ``not an image`` or :data:`UNREADABLE`."""
+
+    output_dir: Path
+    labelmaps: list[Path] = field(default_factory=list)
+    overlays: int = 0
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def unreadable(self) -> list[Path]:
+        """The images that could not be read."""
+        return [path for path, why in self.skipped.items() if why == UNREADABLE]
+
+    def summary(self) -> str:
+        """``wrote N labelmaps (M overlays) to DIR[; K files skipped: a (why), ...]``."""
+        line = (
+            f"wrote {len(self.labelmaps)} labelmaps ({self.overlays} overlays) to {self.output_dir}"
+        )
+        if not self.skipped:
+            return line
+        files = ", ".join(f"{path.name} ({why})" for path, why in self.skipped.items())
+        count = len(self.skipped)
+        return f"{line}; {count} file{'s' if count > 1 else ''} skipped: {files}"
+
+
+@torch.inference_mode()
+def predict_image(
+    model: DISNet,
+    image: np.ndarray,
+    tts: int,
+    step_size: float,
+    options: StepOptions = DEFAULT_STEPS,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """The labelmap H×W uint8 and refined tag scores C of one H×W×3 uint8 RGB image.
+
+    The image is normalised and padded (bottom, right) to a multiple of the output stride like
+    an evaluation batch of one; the labelmap logits after ``tts`` steps are upsampled to the
+    padded size and cropped back to H×W. ``options``: how the steps are taken
+    (:class:`~dis_seg.inference.StepOptions`).
+    """
+    device = next(model.parameters()).device
+    sample = make_sample("", image, torch.zeros(model.num_classes))
+    batch = collate_samples([eval_transform()(sample)], model.backbone.output_stride)
+    prediction = inference.predict(
+        model,
+        batch["image"].to(device),
+        steps=tts,
+        step_size=step_size,
+        options=options,
+    )
+    height, width = image.shape[:2]
+    labelmap = prediction.labelmap()[0, :height, :width]
+    return labelmap.byte().cpu().numpy(), prediction.tag_scores()[0].cpu()
+
+
+def overlay(image: np.ndarray, labelmap: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """H×W×3 uint8: ``image`` with every non-background pixel of ``labelmap`` (H×W) blended
+    with its VOC colour at opacity ``alpha``."""
+    colours = voc_palette()[labelmap].astype(np.float32)
+    blended = (1 - alpha) * image.astype(np.float32) + alpha * colours
+    return np.where(labelmap[..., None] > 0, blended.round(), image).astype(np.uint8)
+
+
+def predict_folder(
+    model: DISNet,
+    input_dir: Path,
+    output_dir: Path,
+    *,
+    tts: int,
+    step_size: float,
+    class_names: Sequence[str],
+    overlays: bool = False,
+    overlay_alpha: float = 0.5,
+    tags_json: bool = False,
+    overwrite: bool = False,
+    options: StepOptions = DEFAULT_STEPS,
+) -> FolderPrediction:
+    """Write the labelmap of every image of ``input_dir`` (and the optional overlays and
+    ``tags.json``) into ``output_dir``, replacing earlier predictions only with ``overwrite``
+    (:func:`~dis_seg.runs.predict_manifest.check_outputs`). ``options``: how the steps are taken
+    (:class:`~dis_seg.inference.StepOptions`)."""
+    found, names = plan_outputs(
+        input_dir, output_dir, overlays=overlays, tags_json=tags_json, overwrite=overwrite
+    )
+    record_outputs(output_dir, names)
+    result = FolderPrediction(output_dir)
+    for path in found.others:
+        log.warning("skipping %s: not an image (expected one of %s)", path, IMAGE_SUFFIXES)
+        result.skipped[path] = "not an image"
+    tags = {}
+    for path in tqdm(found.images, desc="predict", unit="image"):
+        try:
+            image = read_rgb(path)
+        except DataError as error:
+            log.warning("skipping %s", error)
+            result.skipped[path] = UNREADABLE
+            continue
+        labelmap, scores = predict_image(model, image, tts, step_size, options)
+        target = replaceable(output_dir / f"{path.stem}.png")
+        write_labelmap(target, labelmap)
+        result.labelmaps.append(target)
+        if overlays:
+            tinted = overlay(image, labelmap, overlay_alpha)
+            Image.fromarray(tinted).save(replaceable(output_dir / OVERLAYS / f"{path.stem}.png"))
+            result.overlays += 1
+        if tags_json:
+            tags[path.name] = dict(zip(class_names, scores.tolist(), strict=True))
+    if tags_json:
+        replaceable(output_dir / TAGS_JSON).write_text(json.dumps(tags, indent=2) + "\n")
+    return result
+
+
+def torch_device(name: str) -> torch.device:
+    """The device of config ``device``: ``auto`` is CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def predict(cfg: DictConfig) -> FolderPrediction:
+    """Predict ``cfg.input_dir`` with ``cfg.ckpt_path`` into the run folder (module docstring)."""
+    check_predict_config(cfg)
+    module, hparams = load_module(cfg.ckpt_path)
+    step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
+    class_names = tag_names(cfg.class_names, module.class_names, module.num_classes)
+    run = HydraConfig.get()
+    if run.mode == RunMode.MULTIRUN:
+        record_outputs(Path(run.sweep.dir), ["multirun.yaml"])
+    return predict_folder(
+        module.model.to(torch_device(cfg.device)),
+        Path(cfg.input_dir),
+        Path(run.runtime.output_dir),
+        tts=cfg.tts,
+        step_size=step_size,
+        class_names=class_names,
+        overlays=cfg.overlays,
+        overlay_alpha=cfg.overlay_alpha,
+        tags_json=cfg.tags_json,
+        overwrite=cfg.overwrite,
+        options=StepOptions.from_config(cfg.inference),
+    )

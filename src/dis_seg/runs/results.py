@@ -1,0 +1,40 @@
+"""Recording a run's results: the test block of ``metrics.json`` and the file itself."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from dis_seg.callbacks import IterativeInferenceCallback
+
+
+def test_results(evaluation: IterativeInferenceCallback) -> dict[str, Any]:
+    """What ``metrics.json`` records of the test: the evaluation ``protocol`` by name and under
+    ``test`` one block per test split (``voc``, ``idw``), the evaluation's results of that
+    split: ``mIoU_t{t}`` and ``recon_error_t{t}`` for every scheduled t, ``per_class_IoU`` (by
+    class name) and ``pixel_accuracy`` at t = tts, ``tag_mAP`` and ``non_finite_samples``.
+    mIoU values are fractions."""
+    blocks = {
+        split.partition("/")[2] or "test": dict(results)
+        for split, results in evaluation.results.items()
+        if split.partition("/")[0] == "test"
+    }
+    return {"protocol": evaluation.protocol.name, "test": blocks}
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    """Write ``metrics`` as JSON; NaN (a class absent from truth and prediction) becomes null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
