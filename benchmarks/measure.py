@@ -229,7 +229,11 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
             "channels_last": "channels_last" in option,
             "compile_backbone": option == "compile",
         }
-        module = Stage1Module(model=network) if case == "stage1" else Stage3Module(model=network)
+        module = (
+            Stage1Module(model=network)
+            if case == "stage1"
+            else Stage3Module(model=network, recon_fit="truth")
+        )
         module.to(device).train()
         model = module.model
         optimizer = build_optimizer(model.backbone, model.head_modules(), module.optimizer_config)

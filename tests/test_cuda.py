@@ -221,7 +221,9 @@ def test_validation_metrics_are_the_same_with_and_without_graphs():
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
 def test_stage3_bf16_training_steps_on_cuda_are_finite_and_replay_their_graph():
     torch.manual_seed(0)
-    module = Stage3Module(model={"backbone": "resnet18", "num_classes": 5}, ttr=5, step_size=10.0)
+    module = Stage3Module(
+        model={"backbone": "resnet18", "num_classes": 5}, recon_fit="truth", ttr=5, step_size=10.0
+    )
     generator = torch.Generator().manual_seed(0)
     batches = [random_training_batch(8, 64, 5, generator=generator) for _ in range(4)]
     trainer = quiet_trainer(accelerator="gpu", devices=1, precision="bf16-mixed", max_steps=4)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.models import DISNet
@@ -15,6 +16,7 @@ from dis_seg.reports.diagnostics import (
     TagDiagnostics,
     boundary_mask,
 )
+from dis_seg.reports.diagnostics.diagnose import cleaning_rule
 from tests.training_runs import run_entry_point, tiny_overrides
 
 
@@ -138,3 +140,31 @@ def test_diagnose_refuses_an_unknown_split_in_one_line_naming_the_key(pipeline):
     assert result.stderr.strip().splitlines() == [
         "error: split: unknown value 'train'; expected one of ('val', 'test/voc', 'test/idw')"
     ]
+
+
+def test_tag_cleaning_follows_the_checkpoints_rule_where_the_config_sets_none():
+    cfg = OmegaConf.create({"tag_threshold": None, "tag_margin": 0.2, "suppress_absent": None})
+    trained = {"tag_threshold": 0.7, "tag_margin": 0.1, "suppress_absent": False}
+    assert cleaning_rule(cfg, trained) == {
+        "tag_threshold": 0.7,
+        "tag_margin": 0.2,
+        "suppress_absent": False,
+    }
+    defaults = cleaning_rule(cfg, {})
+    assert defaults["tag_threshold"] == 0.5 and defaults["suppress_absent"] is True
+
+
+def test_diagnosing_the_idw_test_split_reads_no_voc_folder(pipeline, tmp_path):
+    root = pipeline.parents[1]
+    out = tmp_path / "diagnose"
+    run_entry_point(
+        "dis_seg.cli.diagnose",
+        f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
+        "split=test/idw",
+        "tts=1",
+        "ttr=1",
+        *tiny_overrides(root),
+        f"data.voc_root={tmp_path / 'no-voc'}",
+        f"hydra.run.dir={out}",
+    )
+    assert json.loads((out / "diagnostics.json").read_text())["split"] == "test/idw"

@@ -1,6 +1,10 @@
 import json
+import shutil
 
 from dis_seg.cli import evaluate
+from dis_seg.runs.checkpoints import read_checkpoint
+from dis_seg.runs.results import result_lines
+from dis_seg.stages.base import checkpoint_record
 from tests.training_runs import refused_run, run_entry_point, tiny_overrides
 
 
@@ -63,4 +67,39 @@ def test_evaluate_on_absent_voc_data_names_the_key_and_variable_in_one_line(
         f"error: data.voc_root: {tmp_path}/VOCdevkit/VOC2012 does not exist (set from "
         "paths.voc_root or the environment variable VOC_ROOT); expected the folder of a data "
         "set (docs/DATA.md)\n"
+    )
+
+
+def test_metrics_json_and_the_checkpoint_record_the_data_they_were_computed_on(pipeline):
+    metrics = json.loads((pipeline / "stage3" / "metrics.json").read_text())
+    data = metrics["data"]
+    assert data["voc_root"].endswith("synthetic/VOC2012") and len(data["fingerprint"]) == 16
+    checkpoint = read_checkpoint(pipeline / "stage3" / "checkpoints" / "last.ckpt")
+    assert checkpoint_record(checkpoint) == {"stage": 3, "data": data}
+    assert metrics["protocol"] == "whole"
+
+
+def test_evaluating_on_other_data_than_the_checkpoints_says_so_in_one_line(pipeline, tmp_path):
+    other = tmp_path / "data"
+    shutil.copytree(pipeline.parents[1] / "data", other)
+    split = other / "synthetic" / "VOC2012" / "ImageSets" / "Segmentation" / "test.txt"
+    split.write_text("".join(split.read_text().splitlines(keepends=True)[:1]))
+    result = run_entry_point(
+        "dis_seg.cli.evaluate",
+        f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
+        *tiny_overrides(tmp_path),
+        f"hydra.run.dir={tmp_path / 'eval'}",
+    )
+    notes = [line for line in result.stdout.splitlines() if "evaluating on data" in line]
+    assert len(notes) == 1 and "not the data the checkpoint was trained on" in notes[0]
+    evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    trained = json.loads((pipeline / "stage3" / "metrics.json").read_text())
+    assert evaluated["data"]["fingerprint"] != trained["data"]["fingerprint"]
+
+
+def test_the_lines_of_a_test_give_the_steps_in_the_order_of_t():
+    block = {f"mIoU_t{t}": t / 100 for t in (0, 1, 2, 10, 20)} | {"tag_mAP": 0.5}
+    (line,) = result_lines({"protocol": "whole", "test": {"voc": block}})
+    assert line == (
+        "test/voc (whole): mIoU % t=0 0.0, t=1 1.0, t=2 2.0, t=10 10.0, t=20 20.0; tag mAP 50.0 %"
     )

@@ -71,7 +71,9 @@ def test_diverging_samples_keep_their_last_finite_iterate_in_the_mIoU_curve():
 def test_stage3_warns_once_an_epoch_with_the_count_of_diverging_pseudo_labels():
     torch.manual_seed(0)
     model = {"backbone": "resnet18", "num_classes": 5, "recon_input": "logits"}
-    module = Stage3Module(model=model, ttr=2, step_size=1e30)  # every energy overflows
+    module = Stage3Module(
+        model=model, recon_fit="truth", ttr=2, step_size=1e30
+    )  # every energy overflows
     generator = torch.Generator().manual_seed(0)
     batches = [random_training_batch(4, 32, 5, generator=generator) for _ in range(2)]
     trainer = quiet_trainer(max_epochs=1)

@@ -12,7 +12,7 @@ from tests.training_runs import refused_run, tiny_overrides
 @pytest.mark.parametrize(
     "app, arguments, message",
     [
-        (train, ["stage=4"], "stage: expected 1, 2 or 3, got 4"),
+        (train, ["stage=4"], "stage: unknown value 4; expected one of (1, 2, 3)"),
         (evaluate, [], "ckpt_path: missing; set it on the command line (ckpt_path=...)"),
         (predict, ["tts=-1", "ckpt_path=x.ckpt"], "tts: expected an integer ≥ 0, got -1"),
     ],
@@ -51,5 +51,5 @@ def test_full_error_shows_the_traceback_and_still_creates_nothing(tmp_path, monk
     with pytest.raises(SystemExit, match="2"):
         train.main()
     error = capsys.readouterr().err
-    assert error.startswith("Traceback") and "ConfigError: stage: expected 1, 2 or 3" in error
+    assert error.startswith("Traceback") and "ConfigError: stage: unknown value 4" in error
     assert list(tmp_path.iterdir()) == []

@@ -112,9 +112,3 @@ def test_stage3_fitted_to_the_truth_trains_subnet2_on_the_truth_and_the_rest_on_
     losses["recon_truth_loss"].backward()
     assert all(p.grad.abs().sum() > 0 for p in subnet2.parameters())
     assert head.weight.grad is None or not head.weight.grad.any()
-
-
-@pytest.mark.parametrize("stage", [Stage2Module, Stage3Module])
-def test_recon_fit_must_be_one_of_prediction_truth_both(stage):
-    with pytest.raises(ValueError, match="recon_fit: expected one of"):
-        stage(model=TINY, recon_fit="labels")

@@ -109,6 +109,12 @@ def test_sigterm_and_sigint_save_last_ckpt_at_the_step_reached_and_exit_143(inte
     assert saved >= run.reached
 
 
+def test_a_sigint_is_announced_as_a_sigint_and_a_sigterm_as_a_sigterm(interrupted):
+    assert "Received SIGINT (Ctrl+C)" in interrupted["SIGINT"].log
+    assert "Received SIGTERM" not in interrupted["SIGINT"].log
+    assert "Received SIGTERM" in interrupted["SIGTERM"].log
+
+
 def test_ckpt_path_last_resumes_global_step_optimizer_and_lr_schedule(interrupted):
     killed, stopped = (interrupted[name].checkpoint for name in ("SIGKILL", "SIGTERM"))
     step = stopped["global_step"]

@@ -109,7 +109,7 @@ def test_iterative_inference_steps_in_float32_under_bf16_autocast(tiny_model):
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
 def test_stage3_trains_with_bf16_mixed_precision():
     torch.manual_seed(0)
-    module = Stage3Module(model=TINY, ttr=3, step_size=10.0)
+    module = Stage3Module(model=TINY, recon_fit="truth", ttr=3, step_size=10.0)
     generator = torch.Generator().manual_seed(0)
     mixed_batches = [
         random_training_batch(4, 32, 5, tag_rate=0.5, generator=generator) for _ in range(2)

@@ -6,7 +6,6 @@ import torch
 
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
-from dis_seg.stages import Stage3Module
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from tests.training_runs import run_entry_point, tiny_overrides
 
@@ -179,9 +178,3 @@ def test_tag_margin_keeps_given_tags_below_the_threshold_and_adds_others_only_ab
         expected = (kept | added).float()
         expected[:, 0] = 1
         assert torch.equal(pseudo.tags, expected), (threshold, margin)
-
-
-@pytest.mark.parametrize("margin", [-0.1, 1.0])
-def test_stage3_refuses_a_tag_margin_outside_0_to_1(margin):
-    with pytest.raises(ValueError, match="tag_margin: expected a number in \\[0, 1\\)"):
-        Stage3Module(model={"backbone": "resnet18", "num_classes": 5}, tag_margin=margin)

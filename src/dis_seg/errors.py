@@ -3,6 +3,11 @@ fault and what was expected. The commands print such an error as one line ``erro
 
 from __future__ import annotations
 
+REFUSED = 2
+"""The exit status of a command that refuses its config or inputs before doing any work."""
+RUN_FAILED = 1
+"""The exit status of a run that met a problem of its data or inputs while it ran."""
+
 
 class ConfigError(ValueError):
     """A config value is invalid; the message starts with its key."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -11,6 +12,14 @@ import pytorch_lightning as pl
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_info
+
+# Lightning's handler of the SIGTERM that a SIGINT is turned into announces it as a SIGTERM
+LIGHTNING_SIGNALS = logging.getLogger("pytorch_lightning.trainer.connectors.signal_connector")
+
+
+class _NotASigterm(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Received SIGTERM" not in record.getMessage()
 
 
 class InterruptCheckpoint(pl.Callback):
@@ -25,6 +34,7 @@ class InterruptCheckpoint(pl.Callback):
     def __init__(self, dirpath: str | Path) -> None:
         self.path = Path(dirpath) / "last.ckpt"
         self._sigint_handler = None
+        self._quiet_sigterm = _NotASigterm()
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -32,12 +42,15 @@ class InterruptCheckpoint(pl.Callback):
 
     def _stop_gracefully(self, signum: int, frame: FrameType | None) -> None:
         self._restore_sigint()
+        rank_zero_info("Received SIGINT (Ctrl+C): stopping at the next batch boundary")
+        LIGHTNING_SIGNALS.addFilter(self._quiet_sigterm)
         signal.raise_signal(signal.SIGTERM)
 
     def _restore_sigint(self) -> None:
         if self._sigint_handler is not None:
             signal.signal(signal.SIGINT, self._sigint_handler)
             self._sigint_handler = None
+        LIGHTNING_SIGNALS.removeFilter(self._quiet_sigterm)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._restore_sigint()

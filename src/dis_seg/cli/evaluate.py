@@ -1,15 +1,14 @@
 """``dis-seg-eval ckpt_path=... tts=N [data=...]``: test a checkpoint
 (:mod:`dis_seg.runs.evaluation`; ``conf/evaluate.yaml``)."""
 
-import hydra
 from omegaconf import DictConfig
 
-from dis_seg import CONFIG_DIR
+from dis_seg.errors import RUN_FAILED
+from dis_seg.runs.app import hydra_app, reported_errors
 from dis_seg.runs.evaluation import evaluate
-from dis_seg.runs.preflight import RUN_FAILED, reported_errors
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+@hydra_app("evaluate")
 def main(cfg: DictConfig) -> None:
     with reported_errors(RUN_FAILED):
         evaluate(cfg)

@@ -4,19 +4,18 @@ image could not be read (the others are written)."""
 
 import logging
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from dis_seg import CONFIG_DIR
+from dis_seg.errors import RUN_FAILED
+from dis_seg.runs.app import hydra_app, reported_errors
 from dis_seg.runs.predict_folder import UnreadableImages, predict
-from dis_seg.runs.preflight import RUN_FAILED, reported_errors
 
 log = logging.getLogger(__name__)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+@hydra_app("predict")
 def main(cfg: DictConfig) -> None:
     with reported_errors(RUN_FAILED):
         result = predict(cfg)

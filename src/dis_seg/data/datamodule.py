@@ -73,8 +73,6 @@ def _distributed() -> bool:
 
 def split_by_fraction(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Indices ``0..count-1`` split at random (fixed by ``seed``) into kept (≥ 1) and the rest."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"labelled_fraction must be in (0, 1], got {fraction}")
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
     kept = max(1, round(fraction * count))
     return sorted(order[:kept]), sorted(order[kept:])
@@ -125,17 +123,6 @@ class DISDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.class_names = tuple(class_names or VOC_CLASSES)
         self.num_classes = num_classes
-        if len(self.class_names) != num_classes:
-            raise ValueError(f"num_classes={num_classes} but {len(self.class_names)} class names")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"data.batch_size: expected an integer ≥ 1, got {batch_size!r}")
-        if not isinstance(labelled_per_batch, int) or not 1 <= labelled_per_batch <= batch_size:
-            raise ValueError(
-                f"data.labelled_per_batch: expected an integer in 1..{batch_size} "
-                f"(data.batch_size), got {labelled_per_batch!r}"
-            )
-        if generate_if_missing and not synthetic:
-            raise ValueError("generate_if_missing needs the generator arguments in `synthetic`")
         self.test_names: list[str] = []
         self.labelled_set: Dataset | None = None
         self.tag_only_set: Dataset | None = None

@@ -79,12 +79,6 @@ class StepControl:
     max_change: float | None = None
     stall_tolerance: float | None = None
 
-    def __post_init__(self) -> None:
-        for name in ("max_change", "stall_tolerance"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"inference.control.{name}: expected > 0 or null, got {value}")
-
     def accepts(
         self,
         energy: torch.Tensor,

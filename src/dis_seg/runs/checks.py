@@ -1,16 +1,17 @@
-"""Checks of the Hydra config before anything heavy runs; each error starts with the key to fix."""
+"""Checks of what a run meets beyond its config's values (:mod:`dis_seg.runs.schema`): the
+trainer it builds, the folders it writes into and the checkpoints it starts from; each error
+starts with the key to fix."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.strategies.launchers import (
     _MultiProcessingLauncher,
@@ -18,56 +19,22 @@ from pytorch_lightning.strategies.launchers import (
 )
 
 from dis_seg.errors import ConfigError
-from dis_seg.inference import METHODS
-from dis_seg.models.backbone import RESNETS
-from dis_seg.models.dis_net import RECON_SCALES
-from dis_seg.stages.reconstruction import RECON_FITS
+from dis_seg.stages.base import checkpoint_record
 
-STAGES = (1, 2, 3)
-DIAGNOSED_SPLITS = ("val", "test/voc", "test/idw")
-
-
-def check_train_config(cfg: DictConfig) -> None:
-    """The values ``dis-seg-train`` needs, checked before data or network is built."""
-    stage = _value(cfg, "stage")
-    if isinstance(stage, bool) or stage not in STAGES:
-        raise ConfigError(f"stage: expected 1, 2 or 3, got {stage!r}")
-    for key in ("ttr", "tts"):
-        _check_count(cfg, key)
-    _check_positive(cfg, "inference.step_size")
-    _check_inference_options(cfg)
-    _check_choice(cfg, "model.backbone", RESNETS)
-    _check_choice(cfg, "model.recon_scale", RECON_SCALES)
-    _check_choice(cfg, "recon_fit", RECON_FITS)
-    fraction = _value(cfg, "data.labelled_fraction")
-    if not _is_number(fraction) or not 0 < fraction <= 1:
-        raise ConfigError(f"data.labelled_fraction: expected a number in (0, 1], got {fraction!r}")
-    _check_count(cfg, "checkpoints.every_n_steps")
-
-
-def check_evaluate_config(cfg: DictConfig) -> None:
-    """The values ``dis-seg-eval`` needs, checked before the checkpoint is read."""
-    _check_path(cfg, "ckpt_path")
-    _check_count(cfg, "tts")
-    if _value(cfg, "inference.step_size") is not None:
-        _check_positive(cfg, "inference.step_size")
-    _check_inference_options(cfg)
-
-
-def check_diagnose_config(cfg: DictConfig) -> None:
-    """The values ``dis-seg-diagnose`` needs, checked before the checkpoint is read."""
-    check_evaluate_config(cfg)
-    _check_count(cfg, "ttr")
-    _check_choice(cfg, "split", DIAGNOSED_SPLITS)
-    _check_choice(cfg, "device", ("auto", "cpu", "cuda"))
-    if _value(cfg, "boundary_radius") is not None:
-        _check_count(cfg, "boundary_radius", minimum=1)
-    threshold = _value(cfg, "tag_threshold")
-    if not _is_number(threshold) or not 0 < threshold < 1:
-        raise ConfigError(f"tag_threshold: expected a number in (0, 1), got {threshold!r}")
-    margin = _value(cfg, "tag_margin")
-    if not _is_number(margin) or not 0 <= margin < 1:
-        raise ConfigError(f"tag_margin: expected a number in [0, 1), got {margin!r}")
+# Keys that say where a run's files are, how it logs or how it shows progress: a run folder is
+# of the same config whatever they are.
+NOT_COMPARED = (
+    "ckpt_path",
+    "paths",
+    "logger",
+    "callbacks.wandb_images",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+)
+# A run resumed from its checkpoint may also train longer than it was to.
+NOT_COMPARED_ON_RESUME = ("trainer.max_epochs", "trainer.max_steps", "epochs")
+RESULTS = ("metrics.json", "checkpoints")
 
 
 def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
@@ -97,103 +64,65 @@ def check_trainer(cfg: DictConfig, trainer: pl.Trainer) -> None:
         )
 
 
-def check_predict_config(cfg: DictConfig) -> None:
-    """The values ``dis-seg-predict`` needs, checked before the checkpoint is read."""
-    for key in ("ckpt_path", "input_dir", "output_dir"):
-        _check_path(cfg, key)
-    check_evaluate_config(cfg)
-    for key in ("overlays", "tags_json", "overwrite"):
-        _check_bool(cfg, key)
-    alpha = _value(cfg, "overlay_alpha")
-    if not _is_number(alpha) or not 0 <= alpha <= 1:
-        raise ConfigError(f"overlay_alpha: expected a number in [0, 1], got {alpha!r}")
-    names = _value(cfg, "class_names")
-    if names is not None and not (
-        isinstance(names, list) and all(isinstance(name, str) for name in names)
-    ):
-        raise ConfigError(f"class_names: expected null or a list of names, got {names!r}")
-    _check_device(cfg, "device")
+def differing_keys(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config containers."""
+    if isinstance(recorded, dict) and isinstance(wanted, dict):
+        keys = sorted(set(recorded) | set(wanted), key=str)
+        return [
+            key
+            for name in keys
+            for key in differing_keys(recorded.get(name), wanted.get(name), f"{prefix}{name}.")
+        ]
+    return [] if recorded == wanted else [prefix.rstrip(".")]
 
 
-def _value(cfg: DictConfig, key: str) -> Any:
-    try:
-        value = OmegaConf.select(cfg, key, throw_on_missing=True)
-    except MissingMandatoryValue:
-        raise ConfigError(f"{key}: missing; set it on the command line ({key}=...)") from None
-    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+def skipped(key: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether the dotted ``key`` is one of ``prefixes`` or lies under one."""
+    return any(key == prefix or key.startswith(f"{prefix}.") for prefix in prefixes)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_count(cfg: DictConfig, key: str, minimum: int = 0) -> int:
-    value = _value(cfg, key)
-    if not _is_int(value) or value < minimum:
-        raise ConfigError(f"{key}: expected an integer ≥ {minimum}, got {value!r}")
-    return value
-
-
-def _check_inference_options(cfg: DictConfig) -> None:
-    """The keys of the ``inference`` group that train and evaluate share."""
-    _check_choice(cfg, "inference.method", METHODS)
-    for key in ("inference.cuda_graphs", "inference.compile_steps"):
-        value = _value(cfg, key)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    for t in _value(cfg, "inference.schedule"):
-        if not _is_int(t) or t < 0:
-            raise ConfigError(f"inference.schedule: expected integers ≥ 0, got {t!r}")
-    monotone = _value(cfg, "inference.control.monotone")
-    if not isinstance(monotone, bool):
-        raise ConfigError(f"inference.control.monotone: expected true or false, got {monotone!r}")
-    for key in ("inference.control.max_change", "inference.control.stall_tolerance"):
-        if _value(cfg, key) is not None:
-            _check_positive(cfg, key)
-
-
-def _check_path(cfg: DictConfig, key: str) -> None:
-    value = _value(cfg, key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key}: expected a path, got {value!r}")
-
-
-def _check_bool(cfg: DictConfig, key: str) -> None:
-    value = _value(cfg, key)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-
-
-def _check_device(cfg: DictConfig, key: str) -> None:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` of a GPU this machine has."""
-    value = _value(cfg, key)
-    if value == "auto":
+def check_run_folder(cfg: DictConfig, folder: Path, what: str) -> None:
+    """Refuse to run into ``folder`` when it holds the results (``metrics.json``, checkpoints)
+    of a run of another config: one whose recorded ``.hydra/config.yaml`` differs from ``cfg``
+    in a key that decides results (all but :data:`NOT_COMPARED`, and when resuming
+    :data:`NOT_COMPARED_ON_RESUME`), or that records no config. ``what`` names the run
+    (``a stage-1 run``)."""
+    if not any((folder / name).exists() for name in RESULTS):
         return
-    try:
-        device = torch.device(value)
-    except (RuntimeError, TypeError):
-        device = None
-    if device is None or device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"{key}: unknown device {value!r}; expected auto, cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{key}: {value} but this machine has no CUDA GPU; expected auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+    recorded_file = folder / ".hydra" / "config.yaml"
+    remedy = "choose another run_name=... (or hydra.run.dir=...), or remove the folder"
+    if not recorded_file.is_file():
         raise ConfigError(
-            f"{key}: {value} but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            f"hydra.run.dir: {folder} holds results of {what} but no {recorded_file} to tell "
+            f"their config; {remedy}"
+        )
+    recorded = OmegaConf.to_container(OmegaConf.load(recorded_file), resolve=False)
+    wanted = OmegaConf.to_container(cfg, resolve=False)
+    ignored = NOT_COMPARED + (NOT_COMPARED_ON_RESUME if cfg.get("ckpt_path") else ())
+    differ = [key for key in differing_keys(recorded, wanted) if not skipped(key, ignored)]
+    if differ:
+        raise ConfigError(
+            f"hydra.run.dir: {folder} holds {what} of another config (keys "
+            f"{', '.join(differ[:6])} differ), which this run would replace; {remedy}"
         )
 
 
-def _check_positive(cfg: DictConfig, key: str) -> None:
-    value = _value(cfg, key)
-    if not _is_number(value) or not value > 0:
-        raise ConfigError(f"{key}: expected a number > 0, got {value!r}")
+def check_writable(folder: Path, key: str) -> None:
+    """Refuse a run folder (the value of config ``key``) that cannot be created or written: its
+    nearest existing folder is not a writable folder."""
+    existing = next(p for p in (folder, *folder.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        raise ConfigError(f"{key}: {existing} is a file, expected a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}: {existing} is not writable; choose a folder you can write")
 
 
-def _check_choice(cfg: DictConfig, key: str, choices: Sequence[str]) -> None:
-    value = _value(cfg, key)
-    if value not in choices:
-        raise ConfigError(f"{key}: unknown value {value!r}; expected one of {tuple(choices)}")
+def check_previous_stage(checkpoint: dict[str, Any], path: str | Path, stage: int) -> None:
+    """Refuse a checkpoint that stage ``stage`` starts from unless stage − 1 wrote it."""
+    written_by = checkpoint_record(checkpoint)["stage"]
+    if written_by != stage - 1:
+        raise ConfigError(
+            f"stages.s{stage}.init_from: {path} is a stage-{written_by} checkpoint; stage "
+            f"{stage} starts from a stage-{stage - 1} checkpoint (`make train-stage{stage - 1}` "
+            "writes one)"
+        )

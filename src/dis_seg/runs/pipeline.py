@@ -37,8 +37,9 @@ from omegaconf import OmegaConf
 
 from dis_seg import CONFIG_DIR
 from dis_seg.errors import PipelineError
+from dis_seg.runs.checks import differing_keys, skipped
+from dis_seg.stages import STAGES
 
-STAGES = (1, 2, 3)
 IGNORED_KEYS = ("ckpt_path", "paths.output_root")
 # The keys of each stage, as dotted prefixes: its settings and epochs, and for stage 3 the
 # iterative inference it trains with (ttr, inference.*) and the tts of its test, the pipeline's
@@ -84,24 +85,12 @@ def stage_folders(overrides: list[str]) -> tuple[Path, list[StageFolder]]:
     return Path(cfg.run_dir), folders
 
 
-def differing_keys(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two config containers."""
-    if isinstance(recorded, dict) and isinstance(wanted, dict):
-        keys = sorted(set(recorded) | set(wanted), key=str)
-        return [
-            key
-            for name in keys
-            for key in differing_keys(recorded.get(name), wanted.get(name), f"{prefix}{name}.")
-        ]
-    return [] if recorded == wanted else [prefix.rstrip(".")]
-
-
 def is_compared(key: str, stage: int) -> bool:
     """Whether a stage-``stage`` folder must have been written with the wanted value of the
     dotted ``key``: every key but :data:`IGNORED_KEYS` and the :data:`STAGE_KEYS` of later
     stages."""
-    skipped = [*IGNORED_KEYS, *(k for later in STAGES if later > stage for k in STAGE_KEYS[later])]
-    return not any(key == prefix or key.startswith(f"{prefix}.") for prefix in skipped)
+    later = tuple(k for other in STAGES if other > stage for k in STAGE_KEYS[other])
+    return not skipped(key, (*IGNORED_KEYS, *later))
 
 
 def check_resumable(folders: list[StageFolder]) -> None:

@@ -45,7 +45,6 @@ from dis_seg.inference import StepOptions
 from dis_seg.inference.options import DEFAULT_STEPS
 from dis_seg.models import DISNet
 from dis_seg.runs.checkpoints import inference_step_size, load_module
-from dis_seg.runs.checks import check_predict_config
 from dis_seg.runs.predict_manifest import (
     IMAGE_SUFFIXES,
     OVERLAYS,
@@ -55,6 +54,7 @@ from dis_seg.runs.predict_manifest import (
     replaceable,
     tag_names,
 )
+from dis_seg.runs.schema import validate
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def torch_device(name: str) -> torch.device:
 
 def predict(cfg: DictConfig) -> FolderPrediction:
     """Predict ``cfg.input_dir`` with ``cfg.ckpt_path`` into the run folder (module docstring)."""
-    check_predict_config(cfg)
+    validate(cfg, "predict")
     module, hparams = load_module(cfg.ckpt_path)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
     class_names = tag_names(cfg.class_names, module.class_names, module.num_classes)

@@ -4,9 +4,9 @@ checked before Hydra creates the run's folder.
 Each app's config lists :class:`CheckBeforeRun` under ``hydra.callbacks``. Before a run, or
 before the first job of a multirun (then for the config of every job, as Hydra's basic sweeper
 will compose it; a job may start from the checkpoint of a job before it, as the stages of
-``dis-seg-pipeline`` do), it refuses keys that overrides add (:func:`check_added_keys`) and runs the
-app's check: :func:`check_train_run`, :func:`check_evaluate_run`, :func:`check_predict_run`
-or :func:`check_diagnose_run`.
+``dis-seg-pipeline`` do), it runs the app's check: :func:`check_train_run`,
+:func:`check_evaluate_run`, :func:`check_predict_run` or :func:`check_diagnose_run`, each of
+which validates the config against its schema (:mod:`dis_seg.runs.schema`) first.
 A failed check prints ``error: <message>`` (one line naming the key or file) and exits with
 status 2; errors of the run itself exit with status 1 (:func:`reported_errors`). With
 ``HYDRA_FULL_ERROR=1`` they print their traceback instead. (Hydra turns an exception in a
@@ -16,29 +16,25 @@ callback into a warning and runs on: the pass ends the process itself.)
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
-import os
 import re
-import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, OverrideParseException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from dis_seg.errors import ConfigError, DataError
+from dis_seg.errors import REFUSED, ConfigError
+from dis_seg.runs.app import composition_error, reported_errors, restore_error_reporting
 from dis_seg.runs.checkpoints import (
     check_num_classes,
     inference_step_size,
@@ -49,16 +45,14 @@ from dis_seg.runs.checkpoints import (
     resume_path,
 )
 from dis_seg.runs.checks import (
-    check_diagnose_config,
-    check_evaluate_config,
-    check_predict_config,
-    check_train_config,
+    check_previous_stage,
+    check_run_folder,
     check_trainer,
+    check_writable,
 )
 from dis_seg.runs.predict_manifest import check_outputs, plan_outputs, tag_names
+from dis_seg.runs.schema import validate
 
-REFUSED = 2
-RUN_FAILED = 1
 # The output folders of the jobs of this multirun that run before the job being checked: what
 # they will write need not exist yet.
 EARLIER_JOB_FOLDERS: ContextVar[tuple[Path, ...]] = ContextVar("earlier_job_folders", default=())
@@ -67,36 +61,33 @@ INTERPOLATION = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
 ENVIRONMENT = re.compile(r"\$\{oc\.env:(\w+)")
 
 
-@contextmanager
-def reported_errors(status: int) -> Iterator[None]:
-    """A :class:`ConfigError` or :class:`DataError` (whose messages name the key or file)
-    becomes the line ``error: <message>`` on stderr, or its traceback with
-    ``HYDRA_FULL_ERROR=1``, and exit ``status``."""
-    try:
-        yield
-    except (ConfigError, DataError) as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            traceback.print_exc()
-        else:
-            print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(status) from None
-
-
 def check_train_run(cfg: DictConfig) -> None:
-    """What ``dis-seg-train`` needs: the values, the checkpoint it resumes or starts from, the
-    data folders (unless it generates the data) and the trainer's devices."""
-    check_train_config(cfg)
+    """What ``dis-seg-train`` needs: the values, a run folder it may write (one that holds no
+    results of another config), the checkpoint it resumes or starts from (stage N from
+    stage N − 1's), the data folders (unless it generates the data) and the trainer's
+    devices."""
+    validate(cfg, "train")
+    folder = run_folder()
+    check_writable(folder, "hydra.run.dir")
+    check_run_folder(cfg, folder, f"a stage-{cfg.stage} run")
     num_classes = cfg.model.num_classes
     resume = resume_path(cfg)
     if resume is not None:
         check_num_classes(read_checkpoint(resume), resume, num_classes)
     elif cfg.stage_config.init_from and not written_by_an_earlier_job(cfg.stage_config.init_from):
         path, key = cfg.stage_config.init_from, f"stages.s{cfg.stage}.init_from"
-        check_num_classes(read_previous_stage(path, cfg.stage), path, num_classes, key)
+        checkpoint = read_previous_stage(path, cfg.stage)
+        check_num_classes(checkpoint, path, num_classes, key)
+        check_previous_stage(checkpoint, path, cfg.stage)
     if not cfg.data.generate_if_missing:
         roots = {"data.voc_root": True, "data.idw_root": cfg.data.idw_root}
         check_data_folders(cfg, [root for root, used in roots.items() if used])
     check_trainer_devices(cfg)
+
+
+def run_folder() -> Path:
+    """The output folder of the run being checked."""
+    return Path(HydraConfig.get().runtime.output_dir)
 
 
 def written_by_an_earlier_job(path: str) -> bool:
@@ -109,7 +100,10 @@ def check_evaluate_run(cfg: DictConfig) -> None:
     """What ``dis-seg-eval`` needs: the values, a dis-seg checkpoint of the data's classes with
     a step size for ``tts`` steps, the folders of the test splits (it never generates data)
     and the trainer's devices."""
-    check_evaluate_config(cfg)
+    validate(cfg, "evaluate")
+    folder = run_folder()
+    check_writable(folder, "hydra.run.dir")
+    check_run_folder(cfg, folder, "an evaluation")
     checkpoint = read_checkpoint(cfg.ckpt_path)
     check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
     hparams = checkpoint["hyper_parameters"]
@@ -123,7 +117,7 @@ def check_predict_run(cfg: DictConfig) -> None:
     """What ``dis-seg-predict`` needs: the values, a dis-seg checkpoint with a step size for
     ``tts`` steps and as many classes as ``class_names``, the images of ``input_dir`` and an
     output folder it may write (:func:`~dis_seg.runs.predict_manifest.check_outputs`)."""
-    check_predict_config(cfg)
+    validate(cfg, "predict")
     checkpoint = read_checkpoint(cfg.ckpt_path)
     network = network_config(checkpoint, cfg.ckpt_path)
     hparams = checkpoint["hyper_parameters"]
@@ -150,8 +144,9 @@ def check_predict_run(cfg: DictConfig) -> None:
 def check_diagnose_run(cfg: DictConfig) -> None:
     """What ``dis-seg-diagnose`` needs: the values, a dis-seg checkpoint of the data's classes
     with a step size for ``tts`` and ``ttr`` steps and a tag weight for ``ttr`` steps, the data
-    folders it reads (it never generates data) and a CUDA device when ``device=cuda``."""
-    check_diagnose_config(cfg)
+    folders it reads (it never generates data) and a run folder it may write."""
+    validate(cfg, "diagnose")
+    check_writable(run_folder(), "hydra.run.dir")
     checkpoint = read_checkpoint(cfg.ckpt_path)
     check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
     hparams = checkpoint["hyper_parameters"]
@@ -162,8 +157,6 @@ def check_diagnose_run(cfg: DictConfig) -> None:
         inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr)
         roots.append("data.idw_root")
     check_data_folders(cfg, sorted(set(roots)))
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: cuda was asked for, but torch sees no CUDA device")
 
 
 RUN_CHECKS: dict[str, Callable[[DictConfig], None]] = {
@@ -227,33 +220,6 @@ def check_trainer_devices(cfg: DictConfig) -> None:
     check_trainer(cfg, trainer)
 
 
-def check_added_keys(config: DictConfig) -> None:
-    """Refuse keys that overrides add (``+key=value``) to nodes that are not instantiated
-    (``_target_``, whose constructors check their own arguments): a typo there would be
-    ignored. Config groups (``+experiment=...``) and ``hydra.*`` keys may be added."""
-    choices = config.hydra.runtime.choices
-    task = OmegaConf.to_container(config, resolve=False)
-    del task["hydra"]
-    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
-        key = override.key_or_group
-        if not override.is_add() or key in choices or key.startswith("hydra."):
-            continue
-        parents = [key.rsplit(".", depth)[0] for depth in range(1, key.count(".") + 1)]
-        if any("_target_" in (OmegaConf.select(config, p) or {}) for p in parents):
-            continue
-        known = [other for other in _dotted_keys(task) if other != key]
-        guesses = difflib.get_close_matches(key, known, n=3)
-        hint = f"did you mean {' or '.join(guesses)}?" if guesses else "--cfg job lists the keys"
-        raise ConfigError(f"{key}: unknown key, added by {override.input_line}; {hint}")
-
-
-def _dotted_keys(node: Any, prefix: str = "") -> list[str]:
-    """Every leaf key of a config container, dotted."""
-    if not isinstance(node, dict):
-        return [prefix[:-1]]
-    return [key for name, value in node.items() for key in _dotted_keys(value, f"{prefix}{name}.")]
-
-
 class CheckBeforeRun(Callback):
     """Hydra callback: ``check`` (a key of :data:`RUN_CHECKS`) on every job's config before
     Hydra writes anything (module docstring)."""
@@ -262,13 +228,13 @@ class CheckBeforeRun(Callback):
         self.check = RUN_CHECKS[check]
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        restore_error_reporting()
         with reported_errors(REFUSED):
-            check_added_keys(config)
             self._check_job(config, "${hydra.run.dir}")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        restore_error_reporting()
         with reported_errors(REFUSED):
-            check_added_keys(config)
             earlier: list[Path] = []
             for job in sweep_job_configs(config):
                 token = EARLIER_JOB_FOLDERS.set(tuple(earlier))
@@ -312,7 +278,10 @@ def sweep_job_configs(config: DictConfig) -> list[DictConfig]:
     jobs = [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
     configs = []
     for number, job_overrides in enumerate(jobs):
-        job = loader.load_sweep_config(config, list(job_overrides))
+        try:
+            job = loader.load_sweep_config(config, list(job_overrides))
+        except (ConfigCompositionException, OverrideParseException) as error:
+            raise ConfigError(composition_error(error, config.hydra.job.config_name)) from None
         with open_dict(job):
             job.hydra.job.id = job.hydra.job.num = number
         configs.append(job)

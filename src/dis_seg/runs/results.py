@@ -10,7 +10,7 @@ from typing import Any
 from dis_seg.callbacks import IterativeInferenceCallback
 
 
-def test_results(evaluation: IterativeInferenceCallback) -> dict[str, Any]:
+def evaluation_results(evaluation: IterativeInferenceCallback) -> dict[str, Any]:
     """What ``metrics.json`` records of the test: the evaluation ``protocol`` by name and under
     ``test`` one block per test split (``voc``, ``idw``), the evaluation's results of that
     split: ``mIoU_t{t}`` and ``recon_error_t{t}`` for every scheduled t, ``per_class_IoU`` (by
@@ -22,6 +22,20 @@ def test_results(evaluation: IterativeInferenceCallback) -> dict[str, Any]:
         if split.partition("/")[0] == "test"
     }
     return {"protocol": evaluation.protocol.name, "test": blocks}
+
+
+def result_lines(results: dict[str, Any]) -> list[str]:
+    """One line per test split of ``evaluation_results``: its mIoU at every step t, in the order of
+    t, and its tag mAP, in percent."""
+    lines = []
+    for split, block in results["test"].items():
+        steps = sorted(int(key.removeprefix("mIoU_t")) for key in block if key.startswith("mIoU_t"))
+        curve = ", ".join(f"t={t} {100 * block[f'mIoU_t{t}']:.1f}" for t in steps)
+        lines.append(
+            f"test/{split} ({results['protocol']}): mIoU % {curve}; "
+            f"tag mAP {100 * block['tag_mAP']:.1f} %"
+        )
+    return lines
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

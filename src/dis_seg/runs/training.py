@@ -1,7 +1,8 @@
 """Training one DIS stage, then testing it: what ``dis-seg-train`` runs.
 
-Writes ``metrics.json`` (stage, ttr, tts, the test metrics and, for stage 3, the pseudo-label
-and tag-cleaning statistics of the last epoch) in the run's output folder. ``ckpt_path=last``
+Writes ``metrics.json`` (stage, ttr, tts, the data it was computed on, the evaluation protocol,
+the test metrics and, for stage 3, the pseudo-label and tag-cleaning statistics of the last
+epoch) in the run's output folder. ``ckpt_path=last``
 resumes the stage from its ``last.ckpt`` (global step, optimizer and LR scheduler state, the
 position in the training batches) when there is one. SIGTERM or SIGINT stops training at the
 next batch boundary, writes ``last.ckpt`` and exits with status 143.
@@ -20,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from dis_seg.data.fingerprint import data_record
 from dis_seg.runs.building import (
     build_callbacks,
     build_loggers,
@@ -32,8 +34,9 @@ from dis_seg.runs.checkpoints import (
     read_checkpoint,
     resume_path,
 )
-from dis_seg.runs.checks import check_train_config, check_trainer
-from dis_seg.runs.results import test_results, write_metrics
+from dis_seg.runs.checks import check_trainer
+from dis_seg.runs.results import evaluation_results, result_lines, write_metrics
+from dis_seg.runs.schema import validate
 
 INTERRUPTED = 128 + signal.SIGTERM
 TRAINING_METRICS = "training_metrics.json"
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict:
     """Fit the configured stage and test it; return the contents of metrics.json."""
-    check_train_config(cfg)
+    validate(cfg, "train")
     stage = cfg.stage_config
     resume = resume_path(cfg)
     loggers = build_loggers(cfg)
@@ -69,8 +72,11 @@ def _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation) -> dict:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+        data = data_record(datamodule.hparams)
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"data_record": data})
         training = _training_statistics(trainer, output_dir / TRAINING_METRICS, resume)
-        trainer.test(module, datamodule=datamodule)
+        trainer.test(module, datamodule=datamodule, verbose=False)
     except SIGTERMException:
         if trainer.is_global_zero:
             log.warning(
@@ -82,11 +88,14 @@ def _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation) -> dict:
         "stage": cfg.stage,
         "ttr": cfg.ttr if cfg.stage == 3 else 0,
         "tts": cfg.stage_config.test_tts,
-        **test_results(evaluation),
+        "data": data,
+        **evaluation_results(evaluation),
     }
     if training:
         metrics["training"] = training
     if trainer.is_global_zero:
+        for line in result_lines(metrics):
+            log.info(line)
         write_metrics(output_dir / "metrics.json", metrics)
     return metrics
 

@@ -7,10 +7,25 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from dis_seg.data.fingerprint import data_record
 from dis_seg.models import DISNet
 from dis_seg.stages.optim import OptimizerConfig, build_optimizer, poly_scheduler
 
 COMPONENTS = ("backbone", "labelmap_head", "reconstruction_head", "tag_fusion", "tag_head")
+RECORD = "dis_seg"
+"""The checkpoint key of what a stage records of itself: ``{"stage": N, "data": ...}``."""
+
+
+def checkpoint_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The stage (1, 2, 3) and the data record (:func:`~dis_seg.data.fingerprint.data_record`)
+    of a checkpoint; for one written before stages recorded themselves, the stage its
+    hyper-parameters tell (stage 3's ``ttr``, stage 2's ``recon_fit``) and no data."""
+    record = checkpoint.get(RECORD)
+    if isinstance(record, dict) and record.get("stage") in (1, 2, 3):
+        return record
+    hparams = checkpoint.get("hyper_parameters") or {}
+    stage = 3 if "ttr" in hparams else 2 if "recon_fit" in hparams else 1
+    return {"stage": stage, "data": None}
 
 
 def test_splits(trainer: pl.Trainer) -> list[str]:
@@ -40,6 +55,8 @@ class DISModule(pl.LightningModule):
     """
 
     trainable: tuple[str, ...] = COMPONENTS
+    stage: int | None = None
+    """The training stage (1, 2, 3), recorded in every checkpoint (:data:`RECORD`)."""
 
     def __init__(
         self,
@@ -71,6 +88,15 @@ class DISModule(pl.LightningModule):
                 f"model.num_classes is {self.num_classes} but the data has "
                 f"{len(self.class_names)} classes ({self.class_names})"
             )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the stage and the data it trained on (:func:`checkpoint_record`)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        hparams = getattr(datamodule, "hparams", None)
+        checkpoint[RECORD] = {
+            "stage": self.stage,
+            "data": data_record(hparams) if hparams is not None else None,
+        }
 
     def train(self, mode: bool = True) -> DISModule:
         """Switch modes, keeping frozen components in eval mode."""

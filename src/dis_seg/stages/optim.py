@@ -22,12 +22,6 @@ class OptimizerConfig:
     head_lr_mult: float = 10.0
     poly_power: float = 0.9
 
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer.name: unknown value {self.name!r}; expected one of {tuple(OPTIMIZERS)}"
-            )
-
 
 OPTIMIZERS: dict[str, Callable[[list[dict], OptimizerConfig], torch.optim.Optimizer]] = {
     "sgd": lambda groups, config: torch.optim.SGD(

@@ -20,13 +20,6 @@ RECON_FITS = ("prediction", "truth", "both")
 the ground-truth labelmaps of the labelled images, or both."""
 
 
-def check_recon_fit(recon_fit: str) -> str:
-    """``recon_fit`` itself, or a ValueError naming it when it is not one of :data:`RECON_FITS`."""
-    if recon_fit not in RECON_FITS:
-        raise ValueError(f"recon_fit: expected one of {RECON_FITS}, got {recon_fit!r}")
-    return recon_fit
-
-
 def truth_fractions(
     labelmap: torch.Tensor, size: tuple[int, int], num_classes: int
 ) -> torch.Tensor:

@@ -17,6 +17,7 @@ class Stage1Module(DISModule):
     nothing to it), tag loss on all images.
     """
 
+    stage = 1
     trainable = ("backbone", "labelmap_head", "tag_fusion", "tag_head")
 
     def __init__(

@@ -9,7 +9,7 @@ import torch
 from dis_seg.inference.iterative import reconstruction_size
 from dis_seg.models.losses import reconstruction_loss
 from dis_seg.stages.base import DISModule
-from dis_seg.stages.reconstruction import check_recon_fit, truth_reconstruction_loss
+from dis_seg.stages.reconstruction import truth_reconstruction_loss
 
 
 class Stage2Module(DISModule):
@@ -23,6 +23,7 @@ class Stage2Module(DISModule):
             sum of the two losses.
     """
 
+    stage = 2
     trainable = ("reconstruction_head",)
 
     def __init__(
@@ -30,10 +31,11 @@ class Stage2Module(DISModule):
         model: dict[str, Any],
         optimizer: dict[str, Any] | None = None,
         class_names: list[str] | None = None,
-        recon_fit: str = "prediction",
+        *,
+        recon_fit: str,
     ) -> None:
         super().__init__(model, optimizer, class_names)
-        self.recon_fit = check_recon_fit(recon_fit)
+        self.recon_fit = recon_fit
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         images = batch["image"]

@@ -12,7 +12,7 @@ from dis_seg.models.losses import reconstruction_loss, segmentation_loss, tag_lo
 from dis_seg.models.metrics import SegmentationMetric, TagAgreement
 from dis_seg.stages.base import DISModule
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
-from dis_seg.stages.reconstruction import check_recon_fit, frozen, truth_reconstruction_loss
+from dis_seg.stages.reconstruction import frozen, truth_reconstruction_loss
 
 
 class Stage3Module(DISModule):
@@ -45,11 +45,15 @@ class Stage3Module(DISModule):
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
     """
 
+    stage = 3
+
     def __init__(
         self,
         model: dict[str, Any],
         optimizer: dict[str, Any] | None = None,
         class_names: list[str] | None = None,
+        *,
+        recon_fit: str,
         ttr: int = 30,
         step_size: float = 1.0,
         inference_tag_weight: float = 1.0,
@@ -57,25 +61,18 @@ class Stage3Module(DISModule):
         tag_margin: float = 0.0,
         suppress_absent: bool = True,
         step_options: dict[str, Any] | None = None,
-        recon_fit: str = "prediction",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
         tag_weight: float = 1.0,
         recon_weight: float = 1.0,
     ) -> None:
         super().__init__(model, optimizer, class_names)
-        if ttr < 0:
-            raise ValueError(f"ttr: expected ≥ 0, got {ttr}")
-        if step_size <= 0:
-            raise ValueError(f"step_size: expected > 0, got {step_size}")
         self.ttr, self.step_size = ttr, step_size
         self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold
-        if not 0 <= tag_margin < 1:
-            raise ValueError(f"tag_margin: expected a number in [0, 1), got {tag_margin}")
         self.tag_margin = tag_margin
         self.suppress_absent = suppress_absent
         self.step_options = StepOptions.from_config(step_options or {})
-        self.recon_fit = check_recon_fit(recon_fit)
+        self.recon_fit = recon_fit
         self.weights = {
             "seg_loss": seg_weight,
             "pseudo_seg_loss": pseudo_seg_weight,

@@ -10,6 +10,7 @@ logs the summary numbers and, to W&B, the plots.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,22 @@ from dis_seg.inference import StepOptions
 from dis_seg.reports.diagnostics import SegmentationDiagnostics, TagDiagnostics, write_report
 from dis_seg.runs.building import build_loggers, finish_loggers
 from dis_seg.runs.checkpoints import inference_step_size, inference_tag_weight, load_module
-from dis_seg.runs.checks import check_diagnose_config
 from dis_seg.runs.evaluation import evaluation_data
 from dis_seg.runs.predict_folder import torch_device
+from dis_seg.runs.schema import validate
+from dis_seg.stages import Stage3Module
+
+CLEANING_RULE = ("tag_threshold", "tag_margin", "suppress_absent")
 
 
 def diagnose(cfg: DictConfig) -> dict[str, Any]:
     """Diagnose ``cfg.ckpt_path`` on ``cfg.split``; write the report, return its results."""
-    check_diagnose_config(cfg)
+    validate(cfg, "diagnose")
     pl.seed_everything(cfg.seed, workers=True)
     module, hparams = load_module(cfg.ckpt_path, num_classes=cfg.data.num_classes)
     device = torch_device(cfg.device)
     model = module.model.to(device)
-    datamodule = evaluation_data(cfg, module)
+    datamodule = evaluation_data(cfg, module, **only_split(cfg.split))
     steps = max(cfg.tts, cfg.ttr)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
     options = StepOptions.from_config(cfg.inference)
@@ -64,8 +68,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
             cfg.ttr,
             step_size,
             inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr),
-            cfg.tag_threshold,
-            cfg.tag_margin,
+            **cleaning_rule(cfg, hparams),
             options=options,
         )
         for batch in _batches(datamodule.tag_only_dataloader(), "tag-only images", device):
@@ -77,6 +80,29 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
     _log(cfg, results, plots)
     print(f"wrote {folder / 'report.md'}")
     return results
+
+
+UNREAD_TEST_SPLIT = {"test/voc": "idw_test_annotations", "test/idw": "test_split"}
+
+
+def only_split(split: str) -> dict[str, None]:
+    """Data module arguments that leave out the test split that ``split`` does not read."""
+    return {UNREAD_TEST_SPLIT[split]: None} if split in UNREAD_TEST_SPLIT else {}
+
+
+def cleaning_rule(cfg: DictConfig, hparams: dict[str, Any]) -> dict[str, Any]:
+    """``tag_threshold``, ``tag_margin`` and ``suppress_absent`` of the tag cleaning: those of
+    ``cfg`` where set, else the checkpoint's (``hparams`` of a stage-3 checkpoint), else stage
+    3's defaults."""
+    defaults = inspect.signature(Stage3Module).parameters
+    return {
+        name: next(
+            value
+            for value in (cfg[name], hparams.get(name), defaults[name].default)
+            if value is not None
+        )
+        for name in CLEANING_RULE
+    }
 
 
 def labelled_loader(datamodule: DISDataModule, split: str) -> DataLoader:
