@@ -37,7 +37,8 @@ def test_missing_data_folder_is_named_with_the_keys_and_variables_that_set_it(
     cfg = config("evaluate", "ckpt_path=x.ckpt", "data=voc", f"paths.data_dir={tmp_path}")
     message = (
         f"data.voc_root: {tmp_path}/VOCdevkit/VOC2012 does not exist (set from paths.voc_root "
-        "or the environment variable VOC_ROOT); expected the folder of a data set"
+        "or paths.data_dir or the environment variable VOC_ROOT); expected the folder of a data "
+        "set"
     )
     with pytest.raises(ConfigError, match=re.escape(message)):
         check_data_folders(cfg, ["data.voc_root"])

@@ -51,7 +51,7 @@ def test_evaluate_names_a_missing_data_folder_instead_of_generating_data(
     assert refused_run(evaluate, [*overrides, f"paths.output_root={tmp_path}"], monkeypatch) == 2
     assert capsys.readouterr().err == (
         f"error: data.voc_root: {missing}/synthetic/VOC2012 does not exist (set from "
-        "paths.data_dir); expected the folder of a data set (docs/DATA.md)\n"
+        "data.synthetic.out or paths.data_dir); expected the folder of a data set (docs/DATA.md)\n"
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -65,8 +65,8 @@ def test_evaluate_on_absent_voc_data_names_the_key_and_variable_in_one_line(
     assert refused_run(evaluate, [*overrides, f"paths.output_root={tmp_path}"], monkeypatch) == 2
     assert capsys.readouterr().err == (
         f"error: data.voc_root: {tmp_path}/VOCdevkit/VOC2012 does not exist (set from "
-        "paths.voc_root or the environment variable VOC_ROOT); expected the folder of a data "
-        "set (docs/DATA.md)\n"
+        "paths.voc_root or paths.data_dir or the environment variable VOC_ROOT); expected the "
+        "folder of a data set (docs/DATA.md)\n"
     )
 
 

@@ -32,8 +32,11 @@ class IterativeInferenceCallback(pl.Callback):
     ``{split}/non_finite_samples`` (samples whose energy turned non-finite: one warning per
     epoch gives their count); with a W&B logger also a line plot of mIoU against t.
     ``results[split]`` keeps the last epoch's values: a test split's is its block of
-    ``metrics.json``. The backbone runs under the trainer's precision (e.g. bf16 autocast);
-    the steps always in fp32.
+    ``metrics.json``. With ``per_image``, ``confusions[split]`` also keeps each test image's
+    confusion matrix at t = 0 and t = tts (the paired bootstrap of :mod:`dis_seg.reports.compare`
+    resamples them): ``{"ids": [N ids], "t0": N×C×C, "t<tts>": N×C×C}`` (int64 arrays, rows
+    truth, columns prediction). The backbone runs under the trainer's precision (e.g. bf16
+    autocast); the steps always in fp32.
     """
 
     def __init__(
@@ -43,13 +46,16 @@ class IterativeInferenceCallback(pl.Callback):
         schedule: Iterable[int],
         options: StepOptions = DEFAULT_STEPS,
         protocol: EvaluationProtocol = WHOLE,
+        per_image: bool = False,
     ) -> None:
         self.tts, self.step_size = tts, step_size
-        self.options, self.protocol = options, protocol
+        self.options, self.protocol, self.per_image = options, protocol, per_image
         self.steps = step_schedule(tts, schedule)
         self.splits: list[str] = []
         self.metrics: dict[str, _SplitMetrics] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.confusions: dict[str, dict[str, Any]] = {}
+        self._per_image: dict[str, list[tuple[list[str], dict[int, torch.Tensor]]]] = {}
 
     def on_validation_epoch_start(self, trainer, pl_module):
         self._start(["val"], pl_module)
@@ -74,6 +80,7 @@ class IterativeInferenceCallback(pl.Callback):
 
     def _start(self, splits: list[str], pl_module) -> None:
         self.splits = splits
+        self._per_image = {split: [] for split in splits}
         num_classes = pl_module.model.num_classes
         self.metrics = {
             split: _SplitMetrics(num_classes, self.steps).to(pl_module.device) for split in splits
@@ -98,6 +105,13 @@ class IterativeInferenceCallback(pl.Callback):
             metrics.segmentation[str(t)].update(prediction.labelmap(t), labelmap)
             metrics.recon_error[str(t)].update(prediction.energy[t])
         metrics.tag_map.update(prediction.tag_scores[:, 1:].float(), tags[:, 1:].long())
+        if self.per_image and split.startswith("test"):
+            classes = pl_module.model.num_classes
+            per_step = {
+                t: image_confusions(prediction.labelmap(t), labelmap, classes).cpu()
+                for t in (0, self.tts)
+            }
+            self._per_image[split].append((list(batch["id"]), per_step))
 
     def _log_epoch(self, trainer: pl.Trainer, pl_module) -> None:
         for split in self.splits:
@@ -126,6 +140,8 @@ class IterativeInferenceCallback(pl.Callback):
             else:
                 pl_module.log_synced(f"{split}/{name}", value)
         self.results[split] = results
+        if self._per_image.get(split):
+            self.confusions[split] = _gathered(self._per_image[split], (0, self.tts))
         self._plot_curve(split, trainer, results)
 
     def _plot_curve(self, split: str, trainer: pl.Trainer, results: dict[str, Any]) -> None:
@@ -140,6 +156,37 @@ class IterativeInferenceCallback(pl.Callback):
         plot = wandb.plot.line(table, "t", "mIoU", title=f"{split} mIoU against t")
         for logger in loggers:
             logger.experiment.log({f"{split}/mIoU_curve": plot}, commit=False)
+
+
+def image_confusions(
+    prediction: torch.Tensor, labelmap: torch.Tensor, num_classes: int
+) -> torch.Tensor:
+    """B×C×C confusion matrices (rows truth, columns prediction) of B×H×W predicted and true
+    labelmaps, one per image; ignored pixels (255) left out."""
+    batch, cells = len(labelmap), num_classes * num_classes
+    valid = labelmap < num_classes
+    index = labelmap.long() * num_classes + prediction.long()
+    index = index + torch.arange(batch, device=index.device).view(-1, 1, 1) * cells
+    counts = torch.bincount(index[valid], minlength=batch * cells)
+    return counts.view(batch, num_classes, num_classes)
+
+
+def _gathered(
+    parts: list[tuple[list[str], dict[int, torch.Tensor]]], steps: tuple[int, ...]
+) -> dict[str, Any]:
+    """The per-image confusion matrices of every batch (of every DDP rank) in id order."""
+    local = (
+        [image for ids, _ in parts for image in ids],
+        {t: torch.cat([per_step[t] for _, per_step in parts]) for t in steps},
+    )
+    everyone = [local]
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        everyone = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(everyone, local)
+    ids = [image for rank_ids, _ in everyone for image in rank_ids]
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    merged = {f"t{t}": torch.cat([rank[t] for _, rank in everyone])[order].numpy() for t in steps}
+    return {"ids": [ids[i] for i in order], **merged}
 
 
 class _SplitMetrics(torch.nn.Module):

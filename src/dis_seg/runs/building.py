@@ -45,6 +45,7 @@ def evaluation_callback(cfg: DictConfig, tts: int, step_size: float) -> Iterativ
         schedule=cfg.inference.schedule,
         options=StepOptions.from_config(cfg.inference),
         protocol=evaluation_protocol(cfg.evaluation, cfg.data.crop_size),
+        per_image=cfg.evaluation.per_image,
     )
 
 

@@ -21,7 +21,12 @@ from dis_seg.data.fingerprint import data_record
 from dis_seg.runs.building import evaluation_callback
 from dis_seg.runs.checkpoints import inference_step_size, load_module, read_checkpoint
 from dis_seg.runs.checks import check_trainer
-from dis_seg.runs.results import evaluation_results, result_lines, write_metrics
+from dis_seg.runs.results import (
+    evaluation_results,
+    result_lines,
+    write_confusions,
+    write_metrics,
+)
 from dis_seg.runs.schema import validate
 from dis_seg.stages import DISModule
 from dis_seg.stages.base import checkpoint_record
@@ -75,5 +80,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if trainer.is_global_zero:
         for line in result_lines(metrics):
             log.info(line)
-        write_metrics(Path(HydraConfig.get().runtime.output_dir) / "metrics.json", metrics)
+        folder = Path(HydraConfig.get().runtime.output_dir)
+        write_metrics(folder / "metrics.json", metrics)
+        write_confusions(folder, evaluation)
     return metrics

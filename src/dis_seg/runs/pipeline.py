@@ -16,11 +16,12 @@ A stage folder is of another config when its recorded ``.hydra/config.yaml`` dif
 wanted config in a key that stage is compared on: any key but ``ckpt_path``,
 ``paths.output_root`` and the keys of later stages (:data:`STAGE_KEYS`). ``recon_fit`` and
 ``model.recon_scale`` are stage 2's (subnet-2 first learns in stage 2). ``ttr``, ``tts``,
-``inference.*``, ``stages.s3.*`` and ``epochs.stage3`` are stage 3's, so a run with other values
-of them takes up the finished stages 1 and 2 and trains stage 3 alone, while a stage 3 started
-with other values is refused, so that its results are never mixed. Stage 2 tests with ``tts``
-and ``inference.*`` too: a finished stage 2 taken up with other values is not tested again, and
-its ``metrics.json`` holds the test at its own ``tts`` and ``inference.*``.
+``inference.*``, ``evaluation.*``, ``stages.s3.*`` and ``epochs.stage3`` are stage 3's, so a
+run with other values of them takes up the finished stages 1 and 2 and trains stage 3 alone,
+while a stage 3 started with other values is refused, so that its results are never mixed.
+Stages 1 and 2 test with ``tts``, ``inference.*`` and ``evaluation.*`` too: a finished stage
+taken up with other values is not tested again, and its ``metrics.json`` holds the test at its
+own values.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ from dis_seg.stages import STAGES
 
 IGNORED_KEYS = ("ckpt_path", "paths.output_root")
 # The keys of each stage, as dotted prefixes: its settings and epochs, and for stage 3 the
-# iterative inference it trains with (ttr, inference.*) and the tts of its test, the pipeline's
-# result. No earlier stage trains with them, so no earlier stage folder is compared on them.
+# iterative inference it trains with (ttr, inference.*) and the tts and protocol of its test,
+# the pipeline's result. No earlier stage trains with them, so no earlier stage folder is
+# compared on them.
 STAGE_KEYS = {
     1: ("stages.s1", "epochs.stage1"),
     2: ("stages.s2", "epochs.stage2", "recon_fit", "model.recon_scale"),
-    3: ("stages.s3", "epochs.stage3", "ttr", "tts", "inference"),
+    3: ("stages.s3", "epochs.stage3", "ttr", "tts", "inference", "evaluation"),
 }
 
 

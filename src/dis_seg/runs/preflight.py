@@ -185,7 +185,8 @@ def check_data_folders(cfg: DictConfig, keys: list[str]) -> None:
 
 def _sources(cfg: DictConfig, key: str) -> str:
     """`` (set from paths.voc_root or the environment variable VOC_ROOT)`` for a value
-    interpolated from other keys: those keys and the environment variables they read."""
+    interpolated from other keys: the keys it is made of, and theirs in turn, and the
+    environment variables they read."""
     raw = OmegaConf.to_container(cfg, resolve=False)
 
     def value(dotted: str) -> str:
@@ -194,7 +195,9 @@ def _sources(cfg: DictConfig, key: str) -> str:
             node = node.get(part) if isinstance(node, dict) else None
         return node if isinstance(node, str) else ""
 
-    keys = INTERPOLATION.findall(value(key))
+    keys: list[str] = []
+    for source in [key, *keys]:  # grows as it goes: the keys the keys are made of
+        keys += [k for k in INTERPOLATION.findall(value(source)) if k not in keys]
     variables = [v for k in [key, *keys] for v in ENVIRONMENT.findall(value(k))]
     if not keys and not variables:
         return ""

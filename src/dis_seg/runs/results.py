@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dis_seg.callbacks import IterativeInferenceCallback
 
 
@@ -36,6 +38,22 @@ def result_lines(results: dict[str, Any]) -> list[str]:
             f"tag mAP {100 * block['tag_mAP']:.1f} %"
         )
     return lines
+
+
+CONFUSIONS = "confusions.npz"
+
+
+def write_confusions(folder: Path, evaluation: IterativeInferenceCallback) -> None:
+    """Write the per-image confusion matrices of the test splits (``evaluation.per_image``)
+    into ``folder/confusions.npz``: per split ``<set>/ids`` and ``<set>/t<t>`` (N×C×C) for
+    t = 0 and t = tts; nothing without them."""
+    arrays = {
+        f"{split.partition('/')[2] or 'test'}/{name}": np.asarray(values)
+        for split, confusions in evaluation.confusions.items()
+        for name, values in confusions.items()
+    }
+    if arrays:
+        np.savez_compressed(folder / CONFUSIONS, **arrays)
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

@@ -326,6 +326,7 @@ class Evaluation(Node):
     stride: integer(1, optional=True)
     scales: positive_numbers()
     flip: flag()
+    per_image: flag()
 
 
 class Optimizer(Node):
@@ -480,6 +481,8 @@ class DiagnoseConfig(Node):
     data: Data
     inference: Inference
     logger: Instantiated
+    # a debug config may set it for every app; diagnosing builds no Trainer
+    trainer: Instantiated = None
 
 
 SCHEMAS: dict[str, type[Node]] = {

@@ -35,7 +35,12 @@ from dis_seg.runs.checkpoints import (
     resume_path,
 )
 from dis_seg.runs.checks import check_trainer
-from dis_seg.runs.results import evaluation_results, result_lines, write_metrics
+from dis_seg.runs.results import (
+    evaluation_results,
+    result_lines,
+    write_confusions,
+    write_metrics,
+)
 from dis_seg.runs.schema import validate
 
 INTERRUPTED = 128 + signal.SIGTERM
@@ -97,6 +102,7 @@ def _fit_and_test(cfg, trainer, module, datamodule, resume, evaluation) -> dict:
         for line in result_lines(metrics):
             log.info(line)
         write_metrics(output_dir / "metrics.json", metrics)
+        write_confusions(output_dir, evaluation)
     return metrics
 
 
