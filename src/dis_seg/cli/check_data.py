@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from dis_seg import CONFIG_DIR
 from dis_seg.data import check
+from dis_seg.errors import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
             cfg = compose("train", overrides)
         splits = check.configured_splits(cfg.data)
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"data.voc_root: {cfg.data.voc_root}\ndata.idw_root: {cfg.data.idw_root}")
