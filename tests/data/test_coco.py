@@ -13,7 +13,7 @@ from dis_seg.errors import DataError
 from tests.data.coco_fixture import IMAGES, coco_files, file_name, write_coco
 from tests.training_runs import ENV, REPO
 
-# The measured noise of the fixture's caption tags.
+# The measured noise of the fixture's caption tags, as docs/DATA.md reports it.
 FIXTURE_NOISE = (
     "overall over 27 images: recall 81.8 %, precision 97.8 %, 0.037 false and 0.370 missed tags "
     "per image"
@@ -129,6 +129,12 @@ def test_command_prints_what_it_wrote_and_the_noise_of_the_caption_tags(coco, tm
     assert rows["pottedplant"] == ["2", "2", "50.0", "50.0"]  # a giraffe's "plants"
     assert rows["person"] == ["20", "17", "85.0", "100.0"]
     assert out.rstrip().endswith(FIXTURE_NOISE)
+
+
+def test_docs_report_the_measured_noise_of_the_fixture():
+    assert FIXTURE_NOISE.replace(" tags\nper", " tags per") in (
+        (REPO / "docs" / "DATA.md").read_text().replace("\n", " ")
+    )
 
 
 def test_command_without_instances_prints_no_noise(coco, tmp_path, capsys):

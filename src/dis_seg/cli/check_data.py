@@ -4,7 +4,8 @@ Composes ``conf/train.yaml`` with the Hydra overrides given (``data=voc_idw
 paths.voc_root=/data/VOC2012``, ``experiment=voc_idw``, ...) and reads every sample of each
 split its ``data`` config names (:mod:`dis_seg.data.check`); prints a table of counts per
 split, then the problems, each naming its file. Exit status 0 when no problem was found, 1 when
-some were, 2 for overrides that do not compose.
+some were, 2 for overrides that do not compose or choose a partition the train split cannot
+hold.
 """
 
 from __future__ import annotations
