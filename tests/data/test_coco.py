@@ -199,6 +199,15 @@ def test_bad_coco_files_are_refused_in_one_line_naming_the_file(
     assert err.startswith(f"error: {path}") and err.count("\n") == 1
 
 
+def test_instances_of_another_split_are_refused(coco, tmp_path):
+    instances = coco_files(IMAGES)[1]
+    instances["images"] = instances["images"][:-1]
+    instances["annotations"] = [a for a in instances["annotations"] if a["image_id"] != 132]
+    path = write_json(coco / "annotations" / "instances_train2017.json", instances)
+    with pytest.raises(DataError, match=rf"{path}: no image 132 of .*captions_train2017\.json \(1"):
+        run(coco, tmp_path / "IDW")
+
+
 def test_missing_image_is_named_before_anything_is_written(coco, tmp_path):
     (coco / "train2017" / file_name(2)).unlink()
     with pytest.raises(DataError, match=rf"train2017/{file_name(2)} does not exist: image of"):

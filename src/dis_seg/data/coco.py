@@ -182,10 +182,16 @@ def captioned_images(
     files = image_files(captions, content)
     by_image = image_captions(captions, content)
     truth = instance_tags(instances, read_coco(instances, "instances")) if instances else None
+    uncovered = sorted(set(by_image) - set(truth)) if truth is not None else []
+    if uncovered:
+        raise DataError(
+            f"{instances}: no image {uncovered[0]} of {captions} ({len(uncovered)} missing); "
+            "expected the instances of the same split"
+        )
     images = []
     for image_id, texts in by_image.items():
         tags = set().union(*(tags_from_description(text, vocabulary) for text in texts))
-        clean = None if truth is None else frozenset(truth.get(image_id, set()))
+        clean = None if truth is None else frozenset(truth[image_id])
         images.append(CaptionedImage(files[image_id], tuple(texts), frozenset(tags), clean))
     return sorted(images, key=lambda image: image.file_name)
 
