@@ -47,6 +47,7 @@ def value_of(cfg, key: str):
     "section, config_name, required",
     [
         ("Top-level keys", "train", ()),
+        ("Labelled images and tag noise", "train", ()),
         ("Prediction", "predict", ("ckpt_path=x", "input_dir=x", "output_dir=x")),
     ],
 )

@@ -1,8 +1,11 @@
-"""Tiny VOC- and IDW-format folders built in tmp_path, and a tiny synthetic data set."""
+"""Tiny VOC- and IDW-format folders built in tmp_path, a VOC folder with the ids of the shipped
+partitions, and a tiny synthetic data set."""
 
 from __future__ import annotations
 
 import json
+import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,7 @@ import pytest
 from PIL import Image
 
 from dis_seg.data.images import write_labelmap
+from dis_seg.data.partitions import partition_ids
 from dis_seg.data.synthetic import generate
 
 HEIGHT, WIDTH = 6, 8
@@ -101,3 +105,57 @@ SYNTHETIC = {
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny synthetic data set (32×32 images): ``VOC2012/`` and ``IDW/``; do not modify."""
     return generate(tmp_path_factory.mktemp("synthetic"), **SYNTHETIC)
+
+
+# The extra train_aug ids of ``partition_voc_root``: the first ones of the reference train_aug
+# that are not in VOC train.
+EXTRA_TRAIN_AUG = 36
+PARTITION_SIZE = 10
+
+
+def large_and_small_labelmap(image_id: str) -> np.ndarray:
+    """PARTITION_SIZE² labelmap: background, one class on half the image and another on 2 %
+    of it (fixed by the id), a row of 255 between them."""
+    large = 1 + zlib.crc32(image_id.encode()) % 20
+    small = 1 + (large + zlib.crc32(image_id[::-1].encode()) % 19) % 20
+    labelmap = np.zeros((PARTITION_SIZE, PARTITION_SIZE), dtype=np.uint8)
+    labelmap[: PARTITION_SIZE // 2] = large
+    labelmap[PARTITION_SIZE // 2] = 255
+    labelmap[-1, :2] = small
+    return labelmap
+
+
+@pytest.fixture(scope="session")
+def partition_voc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``VOC2012`` whose ``train`` lists the 1,464 ids of the shipped ``1464`` partition and whose
+    ``train_aug`` adds EXTRA_TRAIN_AUG ids of the reference train_aug (so the blended partitions
+    miss most of theirs); ``val`` lists 3 other ids. Images and masks of PARTITION_SIZE² pixels
+    (:func:`large_and_small_labelmap`) in SegmentationClass and SegmentationClassAug; do not
+    modify."""
+    root = tmp_path_factory.mktemp("partitions") / "VOC2012"
+    for folder in ("JPEGImages", "SegmentationClass", "SegmentationClassAug"):
+        (root / folder).mkdir(parents=True)
+    splits = root / "ImageSets" / "Segmentation"
+    splits.mkdir(parents=True)
+    train = partition_ids("1464")
+    extra = [i for i in partition_ids("train_aug") if i not in set(train)][:EXTRA_TRAIN_AUG]
+    val = ["2099_000001", "2099_000002", "2099_000003"]
+    sources = root.parent / "sources"
+    sources.mkdir()
+    image = sources / "image.jpg"
+    Image.fromarray(random_image(0, PARTITION_SIZE, PARTITION_SIZE)).save(image)
+    masks: dict[bytes, tuple[Path, Path]] = {}  # one file per distinct labelmap, linked
+    for image_id in [*train, *extra, *val]:
+        os.link(image, root / "JPEGImages" / f"{image_id}.jpg")
+        labelmap = large_and_small_labelmap(image_id)
+        if labelmap.tobytes() not in masks:
+            palette, grey = (sources / f"{len(masks)}{kind}.png" for kind in ("p", "l"))
+            write_labelmap(palette, labelmap)
+            Image.fromarray(labelmap).save(grey)
+            masks[labelmap.tobytes()] = palette, grey
+        palette, grey = masks[labelmap.tobytes()]
+        os.link(palette, root / "SegmentationClass" / f"{image_id}.png")
+        os.link(grey, root / "SegmentationClassAug" / f"{image_id}.png")
+    for name, ids in {"train": train, "train_aug": sorted(train + extra), "val": val}.items():
+        (splits / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    return root

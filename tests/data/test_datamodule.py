@@ -182,11 +182,12 @@ def test_prepare_data_generates_the_synthetic_set_when_missing(tmp_path):
     assert next(iter(module.train_dataloader()))["image"].shape == (4, 3, 16, 16)
 
 
-@pytest.mark.parametrize("name", ["synthetic", "voc", "voc_idw"])
+@pytest.mark.parametrize("name", ["synthetic", "voc", "voc_idw", "voc_tags", "voc_coco"])
 def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch):
     monkeypatch.setenv("DIS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("VOC_ROOT", raising=False)
     monkeypatch.delenv("IDW_ROOT", raising=False)
+    monkeypatch.delenv("COCO_ROOT", raising=False)
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(overrides=[f"+data={name}", "+paths=default", "+model=resnet18"])
     module = instantiate(cfg.data)
@@ -194,7 +195,7 @@ def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch
     assert module.num_classes == 21
     expected_voc = {"synthetic": "synthetic/VOC2012"}.get(name, "VOCdevkit/VOC2012")
     assert Path(module.hparams.voc_root) == tmp_path / expected_voc
-    assert (module.hparams.idw_root is None) == (name == "voc")
+    assert (module.hparams.idw_root is None) == (name in ("voc", "voc_tags"))
 
 
 def test_voc_and_idw_roots_follow_environment_variables(tmp_path, monkeypatch):

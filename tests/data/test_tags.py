@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dis_seg.data import VOC_CLASSES, tags_from_description
-from dis_seg.data.tags import tags_from_labelmap, tags_to_multi_hot
+from dis_seg.data.tags import VOC_VOCABULARY, tags_from_labelmap, tags_to_multi_hot
 from dis_seg.errors import DataError
 
 
@@ -80,3 +80,59 @@ def test_labelmap_tags_list_present_classes_and_ignore_255():
 def test_labelmap_tags_refuse_class_ids_beyond_the_classes():
     with pytest.raises(ValueError, match="class id 7; expected 0..3 or 255"):
         tags_from_labelmap(np.array([[0, 7], [255, 2]], dtype=np.uint8), num_classes=4)
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("A man on a couch watching tv.", {"person", "sofa", "tvmonitor"}),
+        ("A jetliner parked at the gate.", {"aeroplane"}),
+        ("A motorcyclist on a dirt bike.", {"motorbike"}),
+        ("A red double-decker bus.", {"bus"}),
+        ("Skiers and a snowboarder on the slope.", {"person"}),
+        ("A herd of cattle and a tabby kitty.", {"cow", "cat"}),
+        ("A couple on a loveseat.", {"sofa"}),
+        ("A border collie catching a frisbee.", {"dog"}),
+    ],
+)
+def test_coco_caption_words_name_their_classes(text, tags):
+    assert tags_from_description(text) == tags
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("A sheep dog herding sheep.", {"dog", "sheep"}),
+        ("A sheep dog in a field.", {"dog"}),
+        ("A locomotive pulling several train cars.", {"train"}),
+        ("A man riding a dirt bike.", {"person", "motorbike"}),
+        ("A pit bull next to a bull.", {"dog", "cow"}),
+    ],
+)
+def test_the_longest_phrase_at_a_place_names_the_class(text, tags):
+    assert tags_from_description(text) == tags
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Two hot dogs with mustard.",
+        "Smoke rising from a power plant.",
+        "Empty train tracks in the countryside.",
+        "A laptop screen shows a spreadsheet.",
+        "A chair lift over the snow.",
+        "A jet ski speeding across a lake.",
+        "A cat sleeping on white sheets.",
+        "A truck on a busy street.",
+        "A laptop on a desk.",
+    ],
+)
+def test_phrases_that_hold_a_class_word_without_the_class_name_none(text):
+    assert tags_from_description(text) - {"cat", "person"} == set()
+
+
+def test_every_vocabulary_phrase_names_its_own_class_alone():
+    for name, phrases in VOC_VOCABULARY.items():
+        for phrase in phrases:
+            for text in (f"a {phrase}", f"two {phrase}s", f"a {phrase.replace(' ', '-')}"):
+                assert tags_from_description(text) == {name}, text

@@ -4,7 +4,8 @@ Composes ``conf/train.yaml`` with the Hydra overrides given (``data=voc_idw
 paths.voc_root=/data/VOC2012``, ``experiment=voc_idw``, ...) and reads every sample of each
 split its ``data`` config names (:mod:`dis_seg.data.check`); prints a table of counts per
 split, then the problems, each naming its file. Exit status 0 when no problem was found, 1 when
-some were, 2 for overrides that do not compose.
+some were, 2 for overrides that do not compose or choose a partition the train split cannot
+hold.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from dis_seg import CONFIG_DIR
 from dis_seg.data import check
+from dis_seg.errors import ConfigError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
             cfg = compose("train", overrides)
         splits = check.configured_splits(cfg.data)
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"data.voc_root: {cfg.data.voc_root}\ndata.idw_root: {cfg.data.idw_root}")

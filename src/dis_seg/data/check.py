@@ -4,7 +4,8 @@ Reads every sample of each split a ``data`` config (the DISDataModule arguments)
 the data readers and their own checks:
 
 - ``train``, ``val``, ``test``: the VOC lists ``data.train_split``, ``val_split`` and
-  ``test_split`` under ``data.voc_root`` (a list named twice is read once);
+  ``test_split`` under ``data.voc_root`` (a list named twice is read once); with
+  ``data.partition``, every id of the partition must be listed by ``train_split``;
 - ``idw``: the IDW tag-only images of ``data.idw_annotations`` under ``data.idw_root``;
 - ``idw_test``: the labelled IDW test split ``data.idw_test_annotations``, when set.
 
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.images import read_rgb
+from dis_seg.data.partitions import check_partition, split_by_partition
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.voc import VOCSegmentation
 from dis_seg.errors import DataError, MissingFileError, UnknownTagError
@@ -70,11 +72,18 @@ class SplitReport:
 
 
 def _voc(
-    root: str | None, split: str, class_names: Sequence[str], on_error: OnError
+    root: str | None,
+    split: str,
+    class_names: Sequence[str],
+    on_error: OnError,
+    partition: str | None = None,
 ) -> VOCSegmentation:
     if root is None:
         raise DataError("data.voc_root is not set: point it (or VOC_ROOT) at a VOC2012 folder")
-    return VOCSegmentation(root, split, class_names=class_names, on_error=on_error)
+    reader = VOCSegmentation(root, split, class_names=class_names, on_error=on_error)
+    if partition is not None:
+        split_by_partition(reader.ids, partition, reader.list_file, reader.listed, on_error)
+    return reader
 
 
 def _idw(root: str | None, annotations: str, on_error: OnError, **kwargs) -> IDWTags:
@@ -84,16 +93,22 @@ def _idw(root: str | None, annotations: str, on_error: OnError, **kwargs) -> IDW
 
 
 def configured_splits(data: DictConfig) -> list[Split]:
-    """The splits that the ``data`` config (the DISDataModule arguments) reads."""
+    """The splits that the ``data`` config (the DISDataModule arguments) reads; a
+    :class:`~dis_seg.errors.ConfigError` for a partition its ``train_split`` cannot hold."""
     class_names = tuple(data.class_names or VOC_CLASSES)
+    partition = check_partition(
+        data.get("partition"), data.train_split, data.get("labelled_fraction", 1.0)
+    )
     roles: dict[str, list[str]] = {}
     for role in ("train", "val", "test"):
         if data[f"{role}_split"]:
             roles.setdefault(data[f"{role}_split"], []).append(role)
-    splits = [
-        Split(", ".join(names), f"VOC {split}", partial(_voc, data.voc_root, split, class_names))
-        for split, names in roles.items()
-    ]
+    splits = []
+    for split, names in roles.items():
+        chosen = partition if "train" in names else None
+        source = f"VOC {split}" + (f", partition {chosen}" if chosen else "")
+        reader = partial(_voc, data.voc_root, split, class_names, partition=chosen)
+        splits.append(Split(", ".join(names), source, reader))
 
     def idw_split(name: str, annotations: str, **files: str | None) -> Split:
         reader = partial(

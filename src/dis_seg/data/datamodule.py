@@ -5,9 +5,11 @@ Training batches mix ``labelled_per_batch`` labelled samples (listed first) with
 epoch visits every labelled image once and the tag-only images cycle. Without tag-only data,
 or with ``labelled_per_batch == batch_size``, batches are plain shuffled labelled batches (the
 last one of an epoch completed from the start of its order).
-``labelled_fraction`` < 1 keeps the labelmaps of that fraction of the labelled images (chosen
-by ``seed``) and serves the rest as tag-only samples with their labelmap-derived tags; their
-labelmaps stay available as ``hidden_labelmap``.
+The labelled images are ``train_split``, or part of it: the published list ``partition``
+(:mod:`dis_seg.data.partitions`), or the fraction ``labelled_fraction`` < 1 (chosen by
+``seed``). With ``tag_only_rest`` the rest of ``train_split`` joins the tag-only samples with
+their labelmap-derived tags, noised by ``tag_noise`` (:mod:`dis_seg.data.tag_noise`); their
+labelmaps and true tags stay available as ``hidden_labelmap`` and ``clean_tags``.
 
 Batches are dicts (see :mod:`dis_seg.data.collate`): ``image`` B×3×H×W float, ``labelmap``
 B×H×W long (255 = ignore), ``tags`` B×C float, ``has_labelmap`` B bool, ``id`` list[str],
@@ -57,8 +59,10 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from dis_seg.data.collate import collate_samples
 from dis_seg.data.idw import IDWTags
 from dis_seg.data.mixing import MixedBatchSampler, MixedDataset
-from dis_seg.data.samples import HiddenLabelmaps
+from dis_seg.data.partitions import check_partition, split_by_partition
+from dis_seg.data.samples import HiddenLabelmaps, Transformed
 from dis_seg.data.synthetic import ensure_generated
+from dis_seg.data.tag_noise import TagNoise
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.data.transforms import eval_transform, train_transform
 from dis_seg.data.voc import VOCSegmentation
@@ -104,6 +108,9 @@ class DISDataModule(pl.LightningDataModule):
         batch_size: int = 8,
         labelled_per_batch: int = 4,
         labelled_fraction: float = 1.0,
+        partition: str | int | None = None,
+        tag_only_rest: bool = True,
+        tag_noise: Mapping | None = None,
         eval_batch_size: int = 1,
         crop_size: int = 321,
         scale_range: Sequence[float] = (0.5, 1.5),
@@ -123,6 +130,8 @@ class DISDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.class_names = tuple(class_names or VOC_CLASSES)
         self.num_classes = num_classes
+        self.partition = check_partition(partition, train_split, labelled_fraction)
+        self.tag_noise = TagNoise.from_config(tag_noise or {}, seed)
         self.test_names: list[str] = []
         self.labelled_set: Dataset | None = None
         self.tag_only_set: Dataset | None = None
@@ -151,7 +160,7 @@ class DISDataModule(pl.LightningDataModule):
                 )
                 self.test_names.append("idw")
 
-    def _voc(self, split: str, transform) -> VOCSegmentation:
+    def _voc(self, split: str, transform=None) -> VOCSegmentation:
         if self.hparams.voc_root is None:
             raise DataError("no labelled data: set voc_root to a VOC2012 folder")
         return VOCSegmentation(self.hparams.voc_root, split, transform, self.class_names)
@@ -172,9 +181,18 @@ class DISDataModule(pl.LightningDataModule):
         transform = train_transform(
             hp.crop_size, tuple(hp.scale_range), hp.hflip_prob, hp.colour_jitter
         )
-        labelled = self._voc(hp.train_split, transform)
-        kept, demoted = split_by_fraction(len(labelled), hp.labelled_fraction, hp.seed)
-        self.labelled_set = Subset(labelled, kept)
+        self.labelled_set, tag_only = self._training_sets(transform)
+        self.tag_only_set = ConcatDataset(tag_only) if tag_only else None
+
+    def _training_sets(self, transform) -> tuple[Dataset, list[Dataset]]:
+        """The labelled training images and the tag-only ones (IDW's, then the rest of
+        ``train_split``), each through ``transform``."""
+        hp = self.hparams
+        labelled = self._voc(hp.train_split)
+        if self.partition is None:
+            kept, rest = split_by_fraction(len(labelled), hp.labelled_fraction, hp.seed)
+        else:
+            kept, rest = split_by_partition(labelled.ids, self.partition, labelled.list_file)
         tag_only: list[Dataset] = []
         if hp.idw_root:
             tag_only.append(
@@ -185,9 +203,10 @@ class DISDataModule(pl.LightningDataModule):
                     clean_tags=hp.idw_clean_tags,
                 )
             )
-        if demoted:
-            tag_only.append(HiddenLabelmaps(Subset(labelled, demoted)))
-        self.tag_only_set = ConcatDataset(tag_only) if tag_only else None
+        if rest and hp.tag_only_rest:
+            noise = None if self.tag_noise.is_off else self.tag_noise
+            tag_only.append(Transformed(HiddenLabelmaps(Subset(labelled, rest), noise), transform))
+        return Subset(Transformed(labelled, transform), kept), tag_only
 
     def _loader_kwargs(self, pad_multiple: int = 1) -> dict:
         workers = self.hparams.num_workers
@@ -268,19 +287,16 @@ class DISDataModule(pl.LightningDataModule):
         )
 
     def tag_only_dataloader(self) -> DataLoader:
-        """The tag-only training images of ``idw_root`` in order, without augmentation, with
-        their noisy tags and, where the data has them, their clean tags and hidden labelmaps
-        (the diagnostics of tag cleaning, :mod:`dis_seg.reports.diagnostics`)."""
-        hp = self.hparams
-        if not hp.idw_root:
-            raise DataError("no tag-only images: set idw_root to an IDW folder")
-        dataset = self._idw(
-            hp.idw_annotations,
-            eval_transform(),
-            hidden_labelmaps=hp.idw_hidden_labelmaps,
-            clean_tags=hp.idw_clean_tags,
-        )
-        return self._eval_loader(dataset)
+        """The tag-only training images in order, without augmentation, with their noisy tags
+        and, where the data has them, their clean tags and hidden labelmaps (the diagnostics of
+        tag cleaning, :mod:`dis_seg.reports.diagnostics`)."""
+        _, tag_only = self._training_sets(eval_transform())
+        if not tag_only:
+            raise DataError(
+                "no tag-only images: set idw_root to an IDW folder, or choose part of "
+                "train_split as labelled (partition, labelled_fraction) with tag_only_rest"
+            )
+        return self._eval_loader(ConcatDataset(tag_only))
 
     def val_dataloader(self) -> DataLoader | list:
         return self._eval_loader(self.val_set) if self.val_set is not None else []

@@ -9,6 +9,8 @@ labelled samples, all 255 when unknown), ``clean_tags`` C float32 (``tags`` when
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -54,13 +56,33 @@ def hide_labelmap(sample: dict) -> dict:
 
 
 class HiddenLabelmaps(Dataset):
-    """A view of a labelled dataset whose samples are served as tag-only (:func:`hide_labelmap`)."""
+    """A view of a labelled dataset whose samples are served as tag-only (:func:`hide_labelmap`),
+    their tags replaced by ``tag_noise(sample)`` when given (before any transform:
+    :class:`~dis_seg.data.tag_noise.TagNoise`)."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, tag_noise: Callable[[dict], dict] | None = None) -> None:
         self.dataset = dataset
+        self.tag_noise = tag_noise
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> dict:
-        return hide_labelmap(self.dataset[index])
+        sample = self.dataset[index]
+        if self.tag_noise is not None:
+            sample = self.tag_noise(sample)
+        return hide_labelmap(sample)
+
+
+class Transformed(Dataset):
+    """The samples of ``dataset`` passed through ``transform``."""
+
+    def __init__(self, dataset: Dataset, transform: Callable[[dict], dict]) -> None:
+        self.dataset = dataset
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.transform(self.dataset[index])

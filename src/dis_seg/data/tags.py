@@ -4,7 +4,9 @@ A tag vector is a float32 tensor of length C (one entry per class name) with bac
 (index 0) always 1. Descriptions are matched against a *vocabulary*: a mapping from class name
 to the words and phrases that mean it (synonyms and irregular plurals). Matching is
 case-insensitive and on whole words; regular plurals (``-s``, ``-es``) are accepted for every
-phrase, and the words of a phrase may be separated by spaces or hyphens.
+phrase, and the words of a phrase may be separated by spaces or hyphens. The text is read left
+to right, taking the longest phrase at each place, so a phrase holds its words: "sheep dog"
+names a dog only, and the phrases of :data:`NON_CLASS_PHRASES` ("hot dog") name nothing.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ VOC_CLASSES: tuple[str, ...] = (
 )
 
 VOC_VOCABULARY: dict[str, tuple[str, ...]] = {
-    "aeroplane": ("aeroplane", "airplane", "aircraft", "plane", "jet", "airliner"),
+    "aeroplane": ("aeroplane", "airplane", "aircraft", "plane", "jet", "airliner", "jetliner"),
     "bicycle": ("bicycle", "bike"),
     "bird": (
         "bird",
         "parrot",
         "eagle",
         "duck",
+        "duckling",
         "seagull",
         "gull",
         "pigeon",
@@ -58,18 +61,42 @@ VOC_VOCABULARY: dict[str, tuple[str, ...]] = {
         "swan",
         "goose",
         "geese",
+        "sparrow",
+        "pelican",
+        "heron",
+        "penguin",
     ),
-    "boat": ("boat", "ship", "sailboat", "yacht", "canoe", "kayak", "ferry"),
+    "boat": ("boat", "ship", "sailboat", "yacht", "canoe", "kayak", "ferry", "tugboat"),
     "bottle": ("bottle",),
-    "bus": ("bus",),
-    "car": ("car", "automobile", "taxi", "jeep"),
-    "cat": ("cat", "kitten", "kitty"),
+    "bus": ("bus", "double decker"),
+    "car": ("car", "automobile", "taxi", "jeep", "sedan", "suv", "minivan"),
+    "cat": ("cat", "kitten", "kitty", "kitties", "tabby"),
     "chair": ("chair", "armchair"),
     "cow": ("cow", "cattle", "calf", "calves", "bull", "ox", "oxen"),
     "diningtable": ("diningtable", "dining table", "table"),
-    "dog": ("dog", "puppy", "puppies", "pup"),
-    "horse": ("horse", "pony", "ponies", "foal", "stallion"),
-    "motorbike": ("motorbike", "motorcycle", "scooter", "moped"),
+    "dog": (
+        "dog",
+        "puppy",
+        "puppies",
+        "pup",
+        "collie",
+        "terrier",
+        "poodle",
+        "sheep dog",
+        "sheepdog",
+        "bulldog",
+        "pit bull",
+    ),
+    "horse": ("horse", "pony", "ponies", "foal", "stallion", "mare", "horseback"),
+    "motorbike": (
+        "motorbike",
+        "motor bike",
+        "motorcycle",
+        "motorcyclist",
+        "dirt bike",
+        "scooter",
+        "moped",
+    ),
     "person": (
         "person",
         "people",
@@ -87,13 +114,43 @@ VOC_VOCABULARY: dict[str, tuple[str, ...]] = {
         "lady",
         "ladies",
         "guy",
+        "someone",
+        "friend",
+        "player",
+        "rider",
+        "skier",
+        "surfer",
+        "skateboarder",
+        "snowboarder",
+        "cyclist",
+        "bicyclist",
+        "farmer",
+        "worker",
     ),
     "pottedplant": ("pottedplant", "potted plant", "houseplant", "plant"),
     "sheep": ("sheep", "lamb"),
-    "sofa": ("sofa", "couch", "settee"),
-    "train": ("train", "locomotive", "tram"),
+    "sofa": ("sofa", "couch", "settee", "loveseat"),
+    "train": ("train", "locomotive", "tram", "train car"),
     "tvmonitor": ("tvmonitor", "tv monitor", "tv", "television", "monitor", "screen"),
 }
+"""Class name → the words and phrases that name it (module docstring)."""
+
+NON_CLASS_PHRASES: tuple[str, ...] = (
+    "hot dog",
+    "corn dog",
+    "jet ski",
+    "power plant",
+    "industrial plant",
+    "train track",
+    "chair lift",
+    "laptop screen",
+    "phone screen",
+    "screen door",
+    "table tennis",
+    "bus stop",
+)
+"""Phrases that hold a class word but name no class ("hot dog", "power plant", "train
+tracks"): where one occurs, its words name nothing."""
 
 
 def _phrase_pattern(phrase: str) -> str:
@@ -102,20 +159,33 @@ def _phrase_pattern(phrase: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _compile(vocabulary: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, re.Pattern]]:
-    compiled = []
-    for name, phrases in vocabulary:
-        alternatives = "|".join(_phrase_pattern(p) for p in sorted(phrases, key=len, reverse=True))
-        compiled.append((name, re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)))
-    return compiled
+def _compile(
+    vocabulary: tuple[tuple[str, tuple[str, ...]], ...], ignored: tuple[str, ...]
+) -> tuple[re.Pattern, tuple[str | None, ...]]:
+    """One pattern with a group per phrase, longest first, and the class of each group
+    (None for an ignored phrase)."""
+    entries = [(phrase, name) for name, phrases in vocabulary for phrase in phrases]
+    entries += [(phrase, None) for phrase in ignored]
+    entries.sort(key=lambda entry: len(entry[0]), reverse=True)
+    alternatives = "|".join(f"({_phrase_pattern(phrase)})" for phrase, _ in entries)
+    pattern = re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
+    return pattern, tuple(name for _, name in entries)
 
 
 def tags_from_description(
-    text: str, vocabulary: Mapping[str, Sequence[str]] = VOC_VOCABULARY
+    text: str,
+    vocabulary: Mapping[str, Sequence[str]] = VOC_VOCABULARY,
+    ignored: Sequence[str] = NON_CLASS_PHRASES,
 ) -> set[str]:
-    """Class names whose words occur in ``text`` (e.g. "two men riding horses" → person, horse)."""
+    """Class names whose words occur in ``text`` (e.g. "two men riding horses" → person, horse).
+
+    The text is read left to right, taking at each place the longest phrase that occurs there:
+    "a sheep dog" names a dog, not a sheep; "a hot dog" (an ``ignored`` phrase) names nothing.
+    """
     key = tuple((name, tuple(phrases)) for name, phrases in vocabulary.items())
-    return {name for name, pattern in _compile(key) if pattern.search(text)}
+    pattern, names = _compile(key, tuple(ignored))
+    found = (names[match.lastindex - 1] for match in pattern.finditer(text))
+    return {name for name in found if name is not None}
 
 
 def tags_to_multi_hot(

@@ -44,7 +44,8 @@ class VOCSegmentation(Dataset):
     when given. Missing folders, list entries without image or mask, and empty splits raise
     :class:`DataError` here; unreadable files and bad mask contents when the item is read.
     With ``on_error``, entries without image or mask are handed to it
-    (:class:`~dis_seg.data.files.MissingFileError`) and left out instead.
+    (:class:`~dis_seg.data.files.MissingFileError`) and left out instead: ``ids`` are the
+    readable entries, ``listed`` all ids of ``list_file``.
     """
 
     def __init__(
@@ -62,7 +63,7 @@ class VOCSegmentation(Dataset):
         self.class_names = tuple(class_names)
         mask_dir = mask_dir or mask_dir_for(split)
         require_paths(self.root, ["JPEGImages", mask_dir, "ImageSets/Segmentation"], LAYOUT)
-        list_file = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        self.list_file = list_file = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
         if not list_file.is_file():
             found = sorted(p.stem for p in list_file.parent.glob("*.txt"))
             raise DataError(f"{list_file}: split list not found; available splits: {found}")
@@ -77,10 +78,10 @@ class VOCSegmentation(Dataset):
             self.ids.append(line.strip())
         if not self.ids:
             raise DataError(f"{list_file}: split {split!r} lists no images")
-        listed, self.ids = self.ids, []
+        self.listed, self.ids = self.ids, []
         self.images: list[Path] = []
         self.masks: list[Path] = []
-        for number, image_id in enumerate(listed, start=1):
+        for number, image_id in enumerate(self.listed, start=1):
             image = self.root / "JPEGImages" / f"{image_id}.jpg"
             mask = self.root / mask_dir / f"{image_id}.png"
             absent = [path for path in (image, mask) if not path.is_file()]
