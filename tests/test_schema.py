@@ -84,10 +84,19 @@ def test_the_other_shipped_apps_pass_the_schema(app):
         ("evaluation.mode=tiles", "evaluation.mode: unknown value 'tiles'; expected one of"),
         ("evaluation.scales=[]", "evaluation.scales: expected a non-empty list of numbers > 0"),
         ("+data.foo=1", "data.foo: unknown key; did you mean"),
+        ("data.tag_noise.drop_small=1.5", "data.tag_noise.drop_small: expected a number in [0, 1]"),
+        (
+            "data.tag_noise.add=often",
+            "data.tag_noise.add: expected a number in [0, 1], got 'often'",
+        ),
+        ("+data.tag_noise.drop=0.5", "data.tag_noise.drop: unknown key; did you mean"),
+        ("data.partition=100", "data.partition: expected null or one of 92, 183, 366"),
+        ("data.partition=1_8 data.train_split=train", "data.partition: 1_8 is drawn from VOC"),
+        ("data.partition=92 data.labelled_fraction=0.5", "data.partition: 92 and data.labelled"),
     ],
 )
 def test_a_bad_training_value_fails_in_one_line_naming_the_key(override, message):
-    assert refusal("train", override).startswith(message)
+    assert refusal("train", *override.split()).startswith(message)
 
 
 @pytest.mark.parametrize(

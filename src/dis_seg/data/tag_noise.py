@@ -18,8 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dis_seg.errors import ConfigError
-
 
 @dataclass(frozen=True)
 class TagNoise:
@@ -31,23 +29,10 @@ class TagNoise:
     add: float = 0.0
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        for key in ("small_area", "drop_small", "drop_large", "add"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise ConfigError(
-                    f"data.tag_noise.{key}: expected a number in [0, 1], got {value!r}"
-                )
-
     @classmethod
     def from_config(cls, options: Mapping[str, float], seed: int = 0) -> TagNoise:
-        """The model of ``data.tag_noise`` (fields left out keep their defaults)."""
-        fields = ("small_area", "drop_small", "drop_large", "add")
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise ConfigError(
-                f"data.tag_noise: unknown key {unknown[0]!r}; expected {', '.join(fields)}"
-            )
+        """The model of ``data.tag_noise`` (fields left out keep their defaults; the schema,
+        :mod:`dis_seg.runs.schema`, checks the values)."""
         return cls(**options, seed=seed)
 
     @property

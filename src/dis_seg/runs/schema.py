@@ -24,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from dis_seg.data.partitions import check_partition, partition_name
 from dis_seg.errors import ConfigError
 from dis_seg.inference.options import METHODS
 from dis_seg.models.backbone import RESNETS
@@ -205,6 +206,15 @@ def _synthetic(value: Any) -> Any:
     return value
 
 
+def _partition(value: Any) -> Any:
+    _refuse_unknowable(value)
+    try:
+        partition_name(value)
+    except ConfigError as error:
+        raise ValueError(str(error).removeprefix("data.partition: ")) from None
+    return value
+
+
 def _inconsistent(key: str, message: str) -> PydanticCustomError:
     """The error of a check across the keys of a node, naming ``key`` within it."""
     return PydanticCustomError("inconsistent", "{key}: {message}", {"key": key, "message": message})
@@ -221,8 +231,16 @@ class Paths(Node):
     data_dir: text()
     voc_root: text()
     idw_root: text()
+    coco_root: text()
     output_root: text()
     output_dir: text()
+
+
+class TagNoise(Node):
+    small_area: number(0, 1, low_open=False)
+    drop_small: number(0, 1, low_open=False)
+    drop_large: number(0, 1, low_open=False)
+    add: number(0, 1, low_open=False)
 
 
 class Data(Node):
@@ -255,6 +273,9 @@ class Data(Node):
     persistent_workers: flag()
     generate_if_missing: flag()
     synthetic: Annotated[Any, PlainValidator(_synthetic)]
+    partition: Annotated[Any, PlainValidator(_partition)]
+    tag_only_rest: flag()
+    tag_noise: TagNoise | None
 
     @model_validator(mode="after")
     def _consistent(self) -> Data:
@@ -273,6 +294,10 @@ class Data(Node):
             )
         if self.generate_if_missing and not self.synthetic:
             raise _inconsistent("generate_if_missing", "true needs data.synthetic, the generator's")
+        try:
+            check_partition(self.partition, self.train_split, self.labelled_fraction)
+        except ConfigError as error:
+            raise _inconsistent("partition", str(error).removeprefix("data.partition: ")) from None
         return self
 
 
