@@ -34,16 +34,23 @@ def digests(folder) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
+def labelmaps_in(folder) -> set[str]:
+    return {path.name for path in folder.glob("*.png")}
+
+
 @pytest.fixture(scope="module")
 def predicted(pipeline, tmp_path_factory):
     """``dis-seg-predict`` with overlays and tags on the pipeline's test images, an
-    odd-sized PNG (not a multiple of the output stride), a text file and a truncated JPEG."""
+    odd-sized PNG (not a multiple of the output stride), a text file, a truncated JPEG, a
+    broken symbolic link and a symbolic link loop."""
     voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
     inputs, outputs = tmp_path_factory.mktemp("inputs"), tmp_path_factory.mktemp("predictions")
     test_ids = images_of(voc, "test", inputs)
     Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
     (inputs / "notes.txt").write_text("not an image")
     (inputs / "broken.jpg").write_bytes((inputs / f"{test_ids[0]}.jpg").read_bytes()[:300])
+    (inputs / "gone.jpg").symlink_to(inputs / "deleted.jpg")
+    (inputs / "loop.jpg").symlink_to(inputs / "loop.jpg")
     result = run_entry_point(
         "dis_seg.cli.predict",
         f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
@@ -130,8 +137,30 @@ def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
     written = len(predicted.test_ids) + 1
     summary = predicted.result.stdout.strip().splitlines()[-1]
     assert summary == (
-        f"wrote {written} labelmaps ({written} overlays) to {predicted.outputs}; 2 files "
-        "skipped: notes.txt (not an image), broken.jpg (unreadable)"
+        f"wrote {written} labelmaps ({written} overlays) to {predicted.outputs}; 4 files "
+        "skipped: notes.txt (not an image), gone.jpg (broken link), loop.jpg (link loop), "
+        "broken.jpg (unreadable)"
+    )
+
+
+def test_broken_links_and_link_loops_are_named_and_skipped(predicted):
+    assert predicted.result.returncode == 1
+    assert "skipping" in predicted.log and "gone.jpg: broken link" in predicted.log
+    assert "loop.jpg: link loop" in predicted.log
+    assert not {"gone.png", "loop.png"} & labelmaps_in(predicted.outputs)
+
+
+def test_a_folder_of_broken_links_is_predicted_with_each_named(tiny_model, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    result = predict_folder(
+        tiny_model, inputs, tmp_path / "outputs", tts=0, step_size=1.0, class_names=list("abcde")
+    )
+    assert result.unreadable == [inputs / "gone.jpg"]
+    assert result.summary() == (
+        f"wrote 0 labelmaps (0 overlays) to {tmp_path / 'outputs'}; 1 file skipped: gone.jpg "
+        "(broken link)"
     )
 
 

@@ -116,3 +116,23 @@ def test_non_images_are_listed_apart(inputs):
     found = list_images(inputs)
     assert [p.name for p in found.images] == ["a.jpg", "b.png"]
     assert [p.name for p in found.others] == ["notes.txt"]
+
+
+def test_broken_links_and_link_loops_are_listed_apart(inputs):
+    (inputs / "gone.jpg").symlink_to(inputs / "deleted.jpg")
+    (inputs / "loop.jpg").symlink_to(inputs / "loop.jpg")
+    (inputs / "link.jpg").symlink_to(inputs / "a.jpg")
+    found = list_images(inputs)
+    assert [p.name for p in found.images] == ["a.jpg", "b.png", "link.jpg"]
+    assert {p.name: why for p, why in found.dead_links.items()} == {
+        "gone.jpg": "broken link",
+        "loop.jpg": "link loop",
+    }
+
+
+def test_a_folder_of_broken_links_is_not_refused_as_one_without_images(tmp_path):
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    assert list(list_images(tmp_path).dead_links) == [tmp_path / "gone.jpg"]
+    (tmp_path / "gone.jpg").unlink()
+    with pytest.raises(ConfigError, match=r"input_dir: no images in"):
+        list_images(tmp_path)

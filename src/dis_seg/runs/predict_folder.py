@@ -13,9 +13,10 @@ under ``-m``):
 - ``predict_manifest.json``: the files it wrote (:mod:`dis_seg.runs.predict_manifest`): a later run
   replaces them with ``overwrite=true``, and never any other file.
 
-Files whose suffix is not an image format and images that cannot be read are skipped with a
-warning naming them; the run ends with the line ``wrote N labelmaps (M overlays) to DIR; K
-files skipped: ...`` and, when an image could not be read, exit status 1.
+Files whose suffix is not an image format, images that cannot be read, broken symbolic links and
+link loops are skipped with a warning naming them; the run ends with the line ``wrote N
+labelmaps (M overlays) to DIR; K files skipped: ...`` and, when a file other than a non-image
+was skipped, exit status 1.
 """
 
 from __future__ import annotations
@@ -58,18 +59,20 @@ from dis_seg.runs.predict_manifest import (
 
 log = logging.getLogger(__name__)
 
+NOT_AN_IMAGE = "not an image"
 UNREADABLE = "unreadable"
 
 
 class UnreadableImages(CompactHydraException):
-    """A multirun job skipped unreadable images: raised once it has written the rest, so that
-    Hydra runs the other jobs, then exits with status 1 and this one-line message."""
+    """A multirun job skipped files it could not read: raised once it has written the rest, so
+    that Hydra runs the other jobs, then exits with status 1 and this one-line message."""
 
 
 @dataclass
 class FolderPrediction:
     """What :func:`predict_folder` wrote into ``output_dir``, and the files it skipped with the
-    reason: ``not an image`` or :data:`UNREADABLE`."""
+    reason: :data:`NOT_AN_IMAGE`, :data:`UNREADABLE`, or why a link leads nowhere
+    (:data:`~dis_seg.runs.predict_manifest.BROKEN_LINK`, ``LINK_LOOP``)."""
 
     output_dir: Path
     labelmaps: list[Path] = field(default_factory=list)
@@ -78,8 +81,8 @@ class FolderPrediction:
 
     @property
     def unreadable(self) -> list[Path]:
-        """The images that could not be read."""
-        return [path for path, why in self.skipped.items() if why == UNREADABLE]
+        """The files that could not be read: images, and links that lead nowhere."""
+        return [path for path, why in self.skipped.items() if why != NOT_AN_IMAGE]
 
     def summary(self) -> str:
         """``wrote N labelmaps (M overlays) to DIR[; K files skipped: a (why), ...]``."""
@@ -156,7 +159,10 @@ def predict_folder(
     result = FolderPrediction(output_dir)
     for path in found.others:
         log.warning("skipping %s: not an image (expected one of %s)", path, IMAGE_SUFFIXES)
-        result.skipped[path] = "not an image"
+        result.skipped[path] = NOT_AN_IMAGE
+    for path, why in found.dead_links.items():
+        log.warning("skipping %s: %s", path, why)
+        result.skipped[path] = why
     tags = {}
     for path in tqdm(found.images, desc="predict", unit="image"):
         try:

@@ -10,6 +10,7 @@ symbolic or hard link), and never into a folder that overlaps ``input_dir``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -24,29 +25,41 @@ MANIFEST = "predict_manifest.json"
 WRITER = "dis-seg-predict"
 OVERLAYS = "overlays"
 TAGS_JSON = "tags.json"
+BROKEN_LINK = "broken link"
+LINK_LOOP = "link loop"
 
 
 @dataclass
 class InputImages:
-    """The image files of an input folder in name order, and its other files (skipped)."""
+    """The image files of an input folder in name order, its other files, and its symbolic
+    links that lead nowhere with the reason (:data:`BROKEN_LINK`, :data:`LINK_LOOP`); the
+    last two are skipped."""
 
     images: list[Path]
     others: list[Path]
+    dead_links: dict[Path, str]
 
 
 def list_images(input_dir: Path) -> InputImages:
-    """The files of ``input_dir`` (not its subfolders) by suffix (:data:`IMAGE_SUFFIXES`).
+    """The files of ``input_dir`` (not its subfolders) by suffix (:data:`IMAGE_SUFFIXES`), and
+    its symbolic links that lead nowhere.
 
-    :class:`ConfigError` naming ``input_dir`` when it is no folder, holds no image, or two
-    images with one stem (``a.jpg``, ``a.png``) that would both be written as ``a.png``.
+    :class:`ConfigError` naming ``input_dir`` when it is no folder, holds neither an image nor
+    such a link, or two images with one stem (``a.jpg``, ``a.png``) that would both be written
+    as ``a.png``.
     """
     if not input_dir.is_dir():
         state = "is not a folder" if input_dir.exists() else "does not exist"
         raise ConfigError(f"input_dir: {input_dir} {state}; expected a folder of images")
     images: dict[str, Path] = {}
     others = []
-    for path in sorted(p for p in input_dir.iterdir() if p.is_file()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
+    dead_links = {}
+    for path in sorted(input_dir.iterdir()):
+        if path.is_symlink() and (why := _dead_link(path)):
+            dead_links[path] = why
+        elif not path.is_file():
+            continue
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
             others.append(path)
         elif path.stem in images:
             raise ConfigError(
@@ -55,9 +68,9 @@ def list_images(input_dir: Path) -> InputImages:
             )
         else:
             images[path.stem] = path
-    if not images:
+    if not images and not dead_links:
         raise ConfigError(f"input_dir: no images in {input_dir} (suffixes {IMAGE_SUFFIXES})")
-    return InputImages(list(images.values()), others)
+    return InputImages(list(images.values()), others, dead_links)
 
 
 def output_names(images: Iterable[Path], overlays: bool, tags_json: bool) -> list[str]:
@@ -174,6 +187,16 @@ def replaceable(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     return path
+
+
+def _dead_link(path: Path) -> str | None:
+    """Why the symbolic link ``path`` leads nowhere (:data:`BROKEN_LINK`, :data:`LINK_LOOP`);
+    None when it leads to a file or folder."""
+    try:
+        path.stat()
+    except OSError as error:
+        return LINK_LOOP if error.errno == errno.ELOOP else BROKEN_LINK
+    return None
 
 
 def _overlap(a: Path, b: Path) -> bool:
