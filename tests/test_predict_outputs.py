@@ -75,6 +75,16 @@ def test_a_file_where_the_overlays_folder_belongs_is_refused(out, inputs):
     check(out, inputs, overlays=False)
 
 
+def test_a_read_only_output_folder_is_refused_naming_it(tmp_path, inputs):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o555)
+    if os.access(read_only, os.W_OK):
+        pytest.skip("this process may write into read-only folders (root)")
+    for folder in (read_only, read_only / "new"):
+        with pytest.raises(ConfigError, match=rf"output_dir: cannot write into {read_only} "):
+            check(folder, inputs)
+
+
 def test_a_file_predict_did_not_write_is_never_replaced(out, inputs):
     (out / "a.png").write_text("the user's own file")
     for overwrite in (False, True):

@@ -5,7 +5,8 @@ An output folder holds ``predict_manifest.json``, ``{"written_by": "dis-seg-pred
 [...]}``: every file (relative path) that a run wrote there, recorded before it is written.
 A run may write a file that does not exist; it replaces one that exists only when the manifest
 lists it and ``overwrite=true`` — never a file of the user's, never an input (also through a
-symbolic or hard link), and never into a folder that overlaps ``input_dir``.
+symbolic or hard link), and never into a folder that overlaps ``input_dir`` or that it may not
+write.
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ def check_outputs(
     overwrite: bool,
 ) -> None:
     """Raise :class:`ConfigError` naming ``output_dir`` unless a run may write ``names`` into
-    ``folder`` (module docstring): the folder is no file and does not overlap ``input_dir``,
-    and every name that exists there is in its manifest, is none of ``inputs`` and
-    ``overwrite`` is set."""
+    ``folder`` (module docstring): the folder is no file, may be written and does not overlap
+    ``input_dir``, and every name that exists there is in its manifest, is none of ``inputs``
+    and ``overwrite`` is set."""
     if _overlap(folder, input_dir):
         raise ConfigError(
             f"output_dir: {folder} overlaps input_dir {input_dir} (the same folder, or one "
@@ -206,10 +207,15 @@ def _overlap(a: Path, b: Path) -> bool:
 
 def _check_folder(path: Path) -> None:
     """Raise :class:`ConfigError` when ``path`` or the nearest of its parents that exists is
-    not a folder (it could not be made)."""
+    not a folder that this process may write (``path`` could not be made or written)."""
     existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
     if not existing.is_dir():
         raise ConfigError(f"output_dir: {existing} is a file, expected a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"output_dir: cannot write into {existing} (permission denied or a read-only file "
+            "system); choose another output_dir"
+        )
 
 
 def _file_id(path: Path) -> tuple[int, int]:
