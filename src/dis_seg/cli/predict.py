@@ -1,8 +1,11 @@
 """``dis-seg-predict ckpt_path=... input_dir=... output_dir=... tts=N``: labelmaps for a folder
-of images (:mod:`dis_seg.runs.predict_folder`; ``conf/predict.yaml``). Exit status 1 when an
-image could not be read (the others are written)."""
+of images (:mod:`dis_seg.runs.predict_folder`; ``conf/predict.yaml``). One run at a time writes
+into a folder: a run started while another holds ``output_dir`` is refused with exit status 2,
+like a config the validation pass refuses. Exit status 1 when a file could not be read (an
+image, a broken link; the others are written)."""
 
 import logging
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -11,14 +14,17 @@ from omegaconf import DictConfig
 
 from dis_seg import CONFIG_DIR
 from dis_seg.runs.predict_folder import UnreadableImages, predict
-from dis_seg.runs.preflight import RUN_FAILED, reported_errors
+from dis_seg.runs.predict_manifest import one_run_at_a_time
+from dis_seg.runs.preflight import REFUSED, RUN_FAILED, reported_errors
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
-    with reported_errors(RUN_FAILED):
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    # The lock refused exits with REFUSED; the errors of the run itself, inside it, RUN_FAILED.
+    with reported_errors(REFUSED), one_run_at_a_time(output_dir), reported_errors(RUN_FAILED):
         result = predict(cfg)
     log.info(result.summary())
     if not result.unreadable:
