@@ -152,6 +152,7 @@ def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
     )
 
 
+@pytest.mark.slow
 def test_broken_links_and_link_loops_are_named_and_skipped(predicted):
     assert predicted.result.returncode == 1
     assert "skipping" in predicted.log and "gone.jpg: broken link" in predicted.log
@@ -159,6 +160,7 @@ def test_broken_links_and_link_loops_are_named_and_skipped(predicted):
     assert not {"gone.png", "loop.png"} & labelmaps_in(predicted.outputs)
 
 
+@pytest.mark.slow
 def test_the_manifest_lists_exactly_the_files_written(predicted):
     assert output_files(predicted.outputs) == {
         *(f"{i}.png" for i in predicted.test_ids),
