@@ -159,3 +159,23 @@ def test_without_credentials_the_command_writes_the_workspace_of_the_run_name_gr
     (run_set,) = json.loads(output.read_text())["spec"]["section"]["runSets"]
     (group_filter,) = run_set["filters"]["filters"]
     assert (group_filter["key"]["name"], group_filter["value"]) == ("group", run_name)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--entity", ""], "--entity: empty; expected a W&B user or team"),
+        (["--entity", "e", "--project", " "], "--project: empty; expected a W&B project"),
+        (
+            ["--entity", "e", "--output", "/missing/dir/x.json"],
+            "--output: /missing/dir is not a folder; expected a file in an existing folder",
+        ),
+        (["--entity", "e", "--output", "/"], "--output: / is a folder; expected a file"),
+    ],
+    ids=["empty entity", "empty project", "output in a missing folder", "output a folder"],
+)
+def test_a_bad_option_is_a_one_line_error_naming_it(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dashboard_cli.main([*arguments, "--dry-run"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr() == ("", f"error: {message}\n")

@@ -1,6 +1,8 @@
 import hashlib
 import json
 import shutil
+import signal
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,8 +18,9 @@ from dis_seg.data.transforms import eval_transform
 from dis_seg.errors import ConfigError
 from dis_seg.runs.checkpoints import load_module
 from dis_seg.runs.predict_folder import predict_folder, predict_image
+from dis_seg.runs.predict_manifest import written_files
 from tests.numpy_metrics import numpy_miou
-from tests.training_runs import refused_run, run_entry_point
+from tests.training_runs import refused_run, run_entry_point, start_entry_point
 
 TTS = 2  # the pipeline's stage-3 test tts
 
@@ -34,16 +37,29 @@ def digests(folder) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
+def labelmaps_in(folder) -> set[str]:
+    return {path.name for path in folder.glob("*.png")}
+
+
+def output_files(folder) -> set[str]:
+    """The files a run wrote into ``folder`` (relative paths): all but its manifest and lock."""
+    files = {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+    return {name for name in files if not name.startswith(("predict_manifest", "predict.lock"))}
+
+
 @pytest.fixture(scope="module")
 def predicted(pipeline, tmp_path_factory):
     """``dis-seg-predict`` with overlays and tags on the pipeline's test images, an
-    odd-sized PNG (not a multiple of the output stride), a text file and a truncated JPEG."""
+    odd-sized PNG (not a multiple of the output stride), a text file, a truncated JPEG, a
+    broken symbolic link and a symbolic link loop."""
     voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
     inputs, outputs = tmp_path_factory.mktemp("inputs"), tmp_path_factory.mktemp("predictions")
     test_ids = images_of(voc, "test", inputs)
     Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
     (inputs / "notes.txt").write_text("not an image")
     (inputs / "broken.jpg").write_bytes((inputs / f"{test_ids[0]}.jpg").read_bytes()[:300])
+    (inputs / "gone.jpg").symlink_to(inputs / "deleted.jpg")
+    (inputs / "loop.jpg").symlink_to(inputs / "loop.jpg")
     result = run_entry_point(
         "dis_seg.cli.predict",
         f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
@@ -130,8 +146,58 @@ def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
     written = len(predicted.test_ids) + 1
     summary = predicted.result.stdout.strip().splitlines()[-1]
     assert summary == (
-        f"wrote {written} labelmaps ({written} overlays) to {predicted.outputs}; 2 files "
-        "skipped: notes.txt (not an image), broken.jpg (unreadable)"
+        f"wrote {written} labelmaps ({written} overlays) to {predicted.outputs}; 4 files "
+        "skipped: notes.txt (not an image), gone.jpg (broken link), loop.jpg (link loop), "
+        "broken.jpg (unreadable)"
+    )
+
+
+@pytest.mark.slow
+def test_broken_links_and_link_loops_are_named_and_skipped(predicted):
+    assert predicted.result.returncode == 1
+    assert "skipping" in predicted.log and "gone.jpg: broken link" in predicted.log
+    assert "loop.jpg: link loop" in predicted.log
+    assert not {"gone.png", "loop.png"} & labelmaps_in(predicted.outputs)
+
+
+@pytest.mark.slow
+def test_the_manifest_lists_exactly_the_files_written(predicted):
+    assert output_files(predicted.outputs) == {
+        *(f"{i}.png" for i in predicted.test_ids),
+        *(f"overlays/{i}.png" for i in predicted.test_ids),
+        "odd.png",
+        "overlays/odd.png",
+        "tags.json",
+    }
+    assert written_files(predicted.outputs) == output_files(predicted.outputs)
+
+
+def test_a_file_of_the_users_named_as_a_skipped_image_is_never_replaced(tiny_model, tmp_path):
+    inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
+    inputs.mkdir()
+    Image.new("RGB", (32, 24), (200, 100, 50)).save(inputs / "image.png")
+    (inputs / "zero.jpg").write_bytes(b"")
+    options = {"tts": 0, "step_size": 1.0, "class_names": list("abcde")}
+    result = predict_folder(tiny_model, inputs, outputs, **options)
+    assert [path.name for path in result.unreadable] == ["zero.jpg"]
+    assert written_files(outputs) == {"image.png"} == output_files(outputs)
+    (outputs / "zero.png").write_text("the user's own file")
+    with pytest.raises(ConfigError, match=r"zero.png exists and was not written by dis-seg"):
+        predict_folder(tiny_model, inputs, outputs, overwrite=True, **options)
+    assert (outputs / "zero.png").read_text() == "the user's own file"
+
+
+def test_a_folder_of_broken_links_is_predicted_with_each_named(tiny_model, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    result = predict_folder(
+        tiny_model, inputs, tmp_path / "outputs", tts=0, step_size=1.0, class_names=list("abcde")
+    )
+    assert result.unreadable == [inputs / "gone.jpg"]
+    assert result.summary() == (
+        f"wrote 0 labelmaps (0 overlays) to {tmp_path / 'outputs'}; 1 file skipped: gone.jpg "
+        "(broken link)"
     )
 
 
@@ -173,3 +239,69 @@ def test_stage2_checkpoint_predicts_with_zero_steps_and_no_step_size(pipeline, t
         "tts=0",
     )
     assert sorted(p.name for p in outputs.glob("*.png")) == sorted(f"{i}.png" for i in ids)
+
+
+def wait_for_a_labelmap(run, folder, log, timeout=600):
+    """Wait until ``run`` has written a labelmap into ``folder``; fail if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not labelmaps_in(folder):
+        if run.poll() is not None or time.monotonic() > deadline:
+            run.kill()
+            raise AssertionError(f"dis-seg-predict wrote no labelmap:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def interrupted(pipeline, tmp_path_factory):
+    """``dis-seg-predict`` over many images, stopped by SIGTERM once it wrote a labelmap; in
+    between, a second run into its output folder (of other images)."""
+    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    root = tmp_path_factory.mktemp("interrupted")
+    inputs, others, outputs = root / "inputs", root / "others", root / "outputs"
+    inputs.mkdir(), others.mkdir()
+    image = next((voc / "JPEGImages").glob("test_*.jpg"))
+    for number in range(2000):
+        shutil.copy(image, inputs / f"{number:04d}.jpg")
+    shutil.copy(image, others / "other.jpg")
+    checkpoint = f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}"
+    log = root / "first.log"
+    first = start_entry_point(
+        "dis_seg.predict", checkpoint, f"input_dir={inputs}", f"output_dir={outputs}", log=log
+    )
+    wait_for_a_labelmap(first, outputs, log)
+    second = run_entry_point(
+        "dis_seg.predict",
+        checkpoint,
+        f"input_dir={others}",
+        f"output_dir={outputs}",
+        "tts=0",
+        check=False,
+        full_error=False,
+    )
+    first_still_ran = first.poll() is None
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=120)
+    return SimpleNamespace(
+        outputs=outputs, first=first, first_still_ran=first_still_ran, second=second, log=log
+    )
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_sigterm_leaves_a_manifest_of_exactly_the_labelmaps_it_wrote(
+    interrupted,
+):
+    assert interrupted.first_still_ran and interrupted.first.returncode == -signal.SIGTERM
+    written = labelmaps_in(interrupted.outputs)
+    assert 0 < len(written) < 2000
+    assert written_files(interrupted.outputs) == written == output_files(interrupted.outputs)
+
+
+@pytest.mark.slow
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_output_dir(interrupted):
+    assert interrupted.first_still_ran
+    assert interrupted.second.returncode == 2
+    assert interrupted.second.stderr == (
+        f"error: output_dir: {interrupted.outputs} is in use by another dis-seg-predict run; "
+        "wait for it to end or choose another output_dir\n"
+    )
+    assert "other.png" not in labelmaps_in(interrupted.outputs)

@@ -83,10 +83,27 @@ def test_folder_without_metrics_json_is_a_clear_error(tmp_path, capsys):
     assert f"{tmp_path}: no metrics.json under it" in capsys.readouterr().err
 
 
-def test_foreign_metrics_json_is_an_error_naming_it(tmp_path):
+def test_foreign_metrics_json_is_an_error_naming_it(tmp_path, capsys):
     write_job(tmp_path / "other", accuracy=0.5)
-    with pytest.raises(ValueError, match=r"other/metrics.json: not a metrics.json of dis-seg"):
-        report(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'other' / 'metrics.json'}: not a metrics.json of dis-seg-train (no "
+        "'stage') or dis-seg-eval (no 'ckpt_path')\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["", '{"stage": 3, "ttr"', "[1, 2]"], ids=["empty", "cut", "list"])
+def test_corrupt_metrics_json_is_a_one_line_error_naming_it(sweep, capsys, text):
+    corrupt = sweep / "train" / "ttr5" / "metrics.json"
+    corrupt.write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(sweep)])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {corrupt}: not a JSON object; expected the metrics.json of a dis-seg run"
+    ]
 
 
 def test_evaluate_multirun_over_tts_writes_one_metrics_json_per_job_for_the_report(

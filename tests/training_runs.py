@@ -20,6 +20,8 @@ def tiny_overrides(root: Path) -> list[str]:
 
 
 ENV = {"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"}
+# The entry points run this checkout's code, whichever dis_seg the environment has installed.
+CHECKOUT_ENV = {**ENV, "PYTHONPATH": str(REPO / "src")}
 
 
 def start_entry_point(module: str, *overrides: str, log: Path) -> subprocess.Popen:
@@ -30,7 +32,7 @@ def start_entry_point(module: str, *overrides: str, log: Path) -> subprocess.Pop
             cwd=REPO,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=ENV,
+            env=CHECKOUT_ENV,
         )
 
 
@@ -44,7 +46,9 @@ def run_entry_point(
         cwd=REPO,
         capture_output=True,
         text=True,
-        env=ENV if full_error else {k: v for k, v in ENV.items() if k != "HYDRA_FULL_ERROR"},
+        env=CHECKOUT_ENV
+        if full_error
+        else {k: v for k, v in CHECKOUT_ENV.items() if k != "HYDRA_FULL_ERROR"},
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{module} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -15,6 +15,31 @@ def test_images_of_any_mode_are_read_as_rgb_uint8(tmp_path, mode):
     assert pixels.dtype == np.uint8
 
 
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [("image.png", "I;16"), ("image.tif", "I;16"), ("image.tif", "I;16B"), ("image.pgm", "I")],
+    ids=["16-bit PNG", "16-bit TIFF", "16-bit big-endian TIFF", "16-bit PGM"],
+)
+def test_16_bit_images_are_scaled_to_8_bits(tmp_path, name, mode):
+    pixels = np.arange(0, 65536, 1024, dtype=np.uint16).reshape(4, 16)
+    path = tmp_path / name
+    if mode == "I":  # Pillow writes no 16-bit PGM, and reads one as mode I
+        path.write_bytes(b"P5 16 4 65535\n" + pixels.astype(">u2").tobytes())
+    else:
+        byte_order = ">" if mode.endswith("B") else "<"
+        Image.frombytes(mode, (16, 4), pixels.astype(f"{byte_order}u2").tobytes()).save(path)
+    with Image.open(path) as image:
+        assert image.mode == mode
+    np.testing.assert_array_equal(read_rgb(path), np.repeat((pixels >> 8)[..., None], 3, axis=2))
+
+
+def test_a_float_image_is_refused_naming_it(tmp_path):
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)).save(path)
+    with pytest.raises(DataError, match=r"float\.tif: floating-point pixels \(PIL mode 'F'\)"):
+        read_rgb(path)
+
+
 def test_exif_orientation_is_ignored(tmp_path):
     path = tmp_path / "rotated.jpg"
     exif = Image.Exif()

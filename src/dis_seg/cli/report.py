@@ -1,11 +1,13 @@
 """``dis-seg-report DIR``: the ``ttr × tts`` mIoU tables of a multirun folder
-(:func:`dis_seg.reports.sweep.report`), printed and written into DIR with the mIoU-versus-t plot."""
+(:func:`dis_seg.reports.sweep.report`), printed and written into DIR with the mIoU-versus-t plot.
+A file it cannot read or write is one line ``error: ...`` naming it, and exit status 1."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from dis_seg.errors import DataError
 from dis_seg.reports.sweep import report
 
 
@@ -15,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     directory = parser.parse_args(argv).directory
     try:
         print(report(directory))
-    except FileNotFoundError as error:
+    except (DataError, OSError) as error:
         parser.exit(1, f"error: {error}\n")
 
 

@@ -1,6 +1,7 @@
 """Reading RGB images and index labelmaps from disk, and writing palette labelmaps.
 
 Images of any PIL mode (grayscale, CMYK, RGBA, palette) are returned as H×W×3 uint8 RGB;
+16-bit grayscale (PNG, TIFF, PGM) is scaled to 8 bits, and floating-point images are refused.
 EXIF orientation is ignored, as VOC masks are never rotated. Labelmaps must be index PNGs
 (palette mode ``P``, read as palette *indices*, or grayscale ``L``; not JPEG) and are
 returned as H×W uint8 class ids with 255 meaning ignore. Files of more than ``MAX_PIXELS``
@@ -59,9 +60,28 @@ def _open(path: Path) -> Image.Image:
     return image
 
 
+def _eight_bits(image: Image.Image, path: Path) -> Image.Image:
+    """``image``, its 16-bit grayscale (PIL modes ``I;16*``, and ``I`` within 0..65535 as a
+    16-bit PGM gives it) scaled to 8 bits; :class:`DataError` for pixels that cannot be."""
+    if image.mode == "F":
+        raise DataError(
+            f"{path}: floating-point pixels (PIL mode 'F'), whose range is unknown; expected an "
+            "8- or 16-bit image"
+        )
+    if not image.mode.startswith("I"):
+        return image
+    pixels = np.asarray(image)
+    if image.mode == "I" and (pixels.min() < 0 or pixels.max() > 0xFFFF):
+        raise DataError(
+            f"{path}: 32-bit pixels from {pixels.min()} to {pixels.max()}; expected an 8- or "
+            "16-bit image"
+        )
+    return Image.fromarray((pixels >> 8).astype(np.uint8))
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """H×W×3 uint8 RGB pixels of the image at ``path``."""
-    image = _open(path)
+    image = _eight_bits(_open(path), path)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()

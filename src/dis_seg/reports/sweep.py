@@ -10,7 +10,8 @@ the checkpoint; stage-1/2 jobs get a row ``stage N``. A cell fed by several jobs
 mean, with the standard deviation when they differ.
 
 Writes ``report.md`` and ``mIoU_vs_t.png`` (mIoU against t, one line per row, one panel per
-split) into DIR and prints the tables.
+split) into DIR and prints the tables. A folder without ``metrics.json`` and a ``metrics.json``
+that is no JSON object or no dis-seg run's raise :class:`~dis_seg.errors.DataError` naming it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from dis_seg.errors import DataError
 
 MIOU_KEY = re.compile(r"mIoU_t(\d+)")
 
@@ -42,18 +45,18 @@ def test_blocks(metrics: dict) -> dict[str, dict]:
 def collect(directory: Path) -> dict[str, Cells]:
     """mIoU values (fractions) by test split, row (ttr, or a label) and test-time step t."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is not a folder")
+        raise DataError(f"{directory} is not a folder")
     paths = sorted(directory.rglob("metrics.json"))
     if not paths:
-        raise FileNotFoundError(
+        raise DataError(
             f"{directory}: no metrics.json under it; expected the folder of a multirun "
             "(dis-seg-train -m ... / dis-seg-eval -m ..., or make sweep)"
         )
     splits: dict[str, Cells] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for path in paths:
-        metrics = json.loads(path.read_text())
+        metrics = read_metrics(path)
         if "stage" not in metrics and "ckpt_path" not in metrics:
-            raise ValueError(
+            raise DataError(
                 f"{path}: not a metrics.json of dis-seg-train (no 'stage') "
                 "or dis-seg-eval (no 'ckpt_path')"
             )
@@ -66,6 +69,18 @@ def collect(directory: Path) -> dict[str, Cells]:
     return splits
 
 
+def read_metrics(path: Path) -> dict:
+    """The JSON object of the ``metrics.json`` at ``path``; :class:`DataError` naming it when
+    it holds none (a run killed while writing it leaves it empty or cut)."""
+    try:
+        metrics = json.loads(path.read_text())
+    except ValueError:  # invalid JSON or UTF-8
+        metrics = None
+    if not isinstance(metrics, dict):
+        raise DataError(f"{path}: not a JSON object; expected the metrics.json of a dis-seg run")
+    return metrics
+
+
 def row_of(metrics: dict) -> Row:
     """The row of a job's metrics: its ttr, ``stage N`` for stages 1–2, or its checkpoint."""
     if "stage" in metrics:
@@ -75,7 +90,7 @@ def row_of(metrics: dict) -> Row:
     ckpt_path = Path(metrics["ckpt_path"])
     training = ckpt_path.parent.parent / "metrics.json"
     if training.is_file():
-        return row_of(json.loads(training.read_text()))
+        return row_of(read_metrics(training))
     return f"ckpt {ckpt_path}"
 
 

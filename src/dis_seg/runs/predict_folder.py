@@ -10,12 +10,17 @@ under ``-m``):
 - ``overlays/<stem>.png`` (``overlays=true``): the image with its labelled pixels tinted;
 - ``tags.json`` (``tags_json=true``): per image file name, the refined tag scores
   ``sigmoid(v3)`` after the ``tts`` steps, by class name;
-- ``predict_manifest.json``: the files it wrote (:mod:`dis_seg.runs.predict_manifest`): a later run
-  replaces them with ``overwrite=true``, and never any other file.
+- ``predict_manifest.jsonl``: one line per file it wrote, added as each is written
+  (:mod:`dis_seg.runs.predict_manifest`): a later run replaces those files with
+  ``overwrite=true``, and never any other file.
 
-Files whose suffix is not an image format and images that cannot be read are skipped with a
-warning naming them; the run ends with the line ``wrote N labelmaps (M overlays) to DIR; K
-files skipped: ...`` and, when an image could not be read, exit status 1.
+It never writes over a file that it did not write itself, in this run or an earlier run into
+the same folder; the manifest lists exactly the files written, also when the run is stopped
+(SIGINT, SIGTERM); and ``dis-seg-predict`` refuses to start while another run writes into the
+folder. Files whose suffix is not an image format, images that cannot be read, broken symbolic
+links and link loops are skipped with a warning naming them; the run ends with the line
+``wrote N labelmaps (M overlays) to DIR; K files skipped: ...`` and, when a file other than a
+non-image was skipped, exit status 1.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -49,27 +55,28 @@ from dis_seg.runs.predict_manifest import (
     IMAGE_SUFFIXES,
     OVERLAYS,
     TAGS_JSON,
+    Manifest,
     plan_outputs,
-    record_outputs,
-    replaceable,
     tag_names,
 )
 from dis_seg.runs.schema import validate
 
 log = logging.getLogger(__name__)
 
+NOT_AN_IMAGE = "not an image"
 UNREADABLE = "unreadable"
 
 
 class UnreadableImages(CompactHydraException):
-    """A multirun job skipped unreadable images: raised once it has written the rest, so that
-    Hydra runs the other jobs, then exits with status 1 and this one-line message."""
+    """A multirun job skipped files it could not read: raised once it has written the rest, so
+    that Hydra runs the other jobs, then exits with status 1 and this one-line message."""
 
 
 @dataclass
 class FolderPrediction:
     """What :func:`predict_folder` wrote into ``output_dir``, and the files it skipped with the
-    reason: ``not an image`` or :data:`UNREADABLE`."""
+    reason: :data:`NOT_AN_IMAGE`, :data:`UNREADABLE`, or why a link leads nowhere
+    (:data:`~dis_seg.runs.predict_manifest.BROKEN_LINK`, ``LINK_LOOP``)."""
 
     output_dir: Path
     labelmaps: list[Path] = field(default_factory=list)
@@ -78,8 +85,8 @@ class FolderPrediction:
 
     @property
     def unreadable(self) -> list[Path]:
-        """The images that could not be read."""
-        return [path for path, why in self.skipped.items() if why == UNREADABLE]
+        """The files that could not be read: images, and links that lead nowhere."""
+        return [path for path, why in self.skipped.items() if why != NOT_AN_IMAGE]
 
     def summary(self) -> str:
         """``wrote N labelmaps (M overlays) to DIR[; K files skipped: a (why), ...]``."""
@@ -146,17 +153,21 @@ def predict_folder(
     options: StepOptions = DEFAULT_STEPS,
 ) -> FolderPrediction:
     """Write the labelmap of every image of ``input_dir`` (and the optional overlays and
-    ``tags.json``) into ``output_dir``, replacing earlier predictions only with ``overwrite``
+    ``tags.json``) into ``output_dir``, each listed in its manifest once written, replacing
+    earlier predictions only with ``overwrite``
     (:func:`~dis_seg.runs.predict_manifest.check_outputs`). ``options``: how the steps are taken
     (:class:`~dis_seg.inference.StepOptions`)."""
-    found, names = plan_outputs(
+    found, _ = plan_outputs(
         input_dir, output_dir, overlays=overlays, tags_json=tags_json, overwrite=overwrite
     )
-    record_outputs(output_dir, names)
+    manifest = Manifest(output_dir)
     result = FolderPrediction(output_dir)
     for path in found.others:
         log.warning("skipping %s: not an image (expected one of %s)", path, IMAGE_SUFFIXES)
-        result.skipped[path] = "not an image"
+        result.skipped[path] = NOT_AN_IMAGE
+    for path, why in found.dead_links.items():
+        log.warning("skipping %s: %s", path, why)
+        result.skipped[path] = why
     tags = {}
     for path in tqdm(found.images, desc="predict", unit="image"):
         try:
@@ -166,17 +177,16 @@ def predict_folder(
             result.skipped[path] = UNREADABLE
             continue
         labelmap, scores = predict_image(model, image, tts, step_size, options)
-        target = replaceable(output_dir / f"{path.stem}.png")
-        write_labelmap(target, labelmap)
-        result.labelmaps.append(target)
+        name = f"{path.stem}.png"
+        result.labelmaps.append(manifest.write(name, partial(write_labelmap, labelmap=labelmap)))
         if overlays:
-            tinted = overlay(image, labelmap, overlay_alpha)
-            Image.fromarray(tinted).save(replaceable(output_dir / OVERLAYS / f"{path.stem}.png"))
+            tinted = Image.fromarray(overlay(image, labelmap, overlay_alpha))
+            manifest.write(f"{OVERLAYS}/{name}", tinted.save)
             result.overlays += 1
         if tags_json:
             tags[path.name] = dict(zip(class_names, scores.tolist(), strict=True))
     if tags_json:
-        replaceable(output_dir / TAGS_JSON).write_text(json.dumps(tags, indent=2) + "\n")
+        manifest.write(TAGS_JSON, lambda path: path.write_text(json.dumps(tags, indent=2) + "\n"))
     return result
 
 
@@ -194,8 +204,8 @@ def predict(cfg: DictConfig) -> FolderPrediction:
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, cfg.tts)
     class_names = tag_names(cfg.class_names, module.class_names, module.num_classes)
     run = HydraConfig.get()
-    if run.mode == RunMode.MULTIRUN:
-        record_outputs(Path(run.sweep.dir), ["multirun.yaml"])
+    if run.mode == RunMode.MULTIRUN:  # written by Hydra before the job
+        Manifest(Path(run.sweep.dir)).record("multirun.yaml")
     return predict_folder(
         module.model.to(torch_device(cfg.device)),
         Path(cfg.input_dir),
