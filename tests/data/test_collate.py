@@ -12,6 +12,7 @@ def transformed_sample(height: int, width: int, has_labelmap: bool) -> dict:
         "clean_tags": torch.zeros(21),
         "has_labelmap": has_labelmap,
         "has_hidden": True,
+        "has_clean_tags": True,
         "id": f"{height}x{width}",
         "orig_size": torch.tensor([height, width]),
     }

@@ -1,7 +1,8 @@
 """Batching transformed samples, padding them to a common size that is a multiple of a stride.
 
 A batch holds ``image`` B×3×H×W float, ``labelmap`` and ``hidden_labelmap`` B×H×W int64,
-``tags`` and ``clean_tags`` B×C float, ``has_labelmap`` and ``has_hidden`` B bool, ``id``
+``tags`` and ``clean_tags`` B×C float, ``has_labelmap``, ``has_hidden`` and ``has_clean_tags``
+B bool, ``id``
 list[str] and ``orig_size`` B×2 int64. H and W are the largest sample height and width rounded
 up to a multiple of ``pad_multiple``; images are padded at the bottom and right with 0 (the
 mean colour after normalisation), labelmaps with 255, so a prediction for sample b is cropped
@@ -42,6 +43,7 @@ def collate_samples(samples: list[dict], pad_multiple: int = 1) -> dict:
         "clean_tags": torch.stack([s["clean_tags"] for s in samples]),
         "has_labelmap": torch.tensor([s["has_labelmap"] for s in samples]),
         "has_hidden": torch.tensor([s["has_hidden"] for s in samples]),
+        "has_clean_tags": torch.tensor([s["has_clean_tags"] for s in samples]),
         "id": [s["id"] for s in samples],
         "orig_size": torch.stack([s["orig_size"] for s in samples]),
     }

@@ -49,6 +49,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -80,6 +81,15 @@ def split_by_fraction(count: int, fraction: float, seed: int) -> tuple[list[int]
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
     kept = max(1, round(fraction * count))
     return sorted(order[:kept]), sorted(order[kept:])
+
+
+def has_clean_tags(data: Mapping[str, Any]) -> bool:
+    """Whether some tag-only training images of data config ``data`` carry clean tags, so that
+    tag cleaning can be measured: IDW images with ``idw_clean_tags``, or the labelled images
+    served tag-only (``partition`` or ``labelled_fraction`` < 1, with ``tag_only_rest``)."""
+    idw = bool(data.get("idw_root") and data.get("idw_clean_tags"))
+    demoted = data.get("partition") is not None or data.get("labelled_fraction", 1.0) < 1
+    return idw or bool(demoted and data.get("tag_only_rest", True))
 
 
 class DISDataModule(pl.LightningDataModule):

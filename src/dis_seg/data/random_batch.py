@@ -21,8 +21,8 @@ def random_training_batch(
 
     ``image`` B×3×size×size standard normal; ``labelmap``/``hidden_labelmap`` B×size×size
     uniform class ids, 255 where the other one holds the labels; ``tags`` = ``clean_tags`` B×C
-    with each object class on at ``tag_rate`` and background always on; ``has_labelmap`` and
-    ``has_hidden`` B bool. Drawn from ``generator`` (default: seeded with 0).
+    with each object class on at ``tag_rate`` and background always on; ``has_labelmap``,
+    ``has_hidden`` and ``has_clean_tags`` B bool. Drawn from ``generator`` (default: seeded with 0).
     """
     generator = generator or torch.Generator().manual_seed(0)
     labelled = torch.arange(batch_size) < (batch_size + 1) // 2
@@ -37,4 +37,5 @@ def random_training_batch(
         "clean_tags": tags,
         "has_labelmap": labelled,
         "has_hidden": ~labelled,
+        "has_clean_tags": torch.ones(batch_size, dtype=torch.bool),
     }

@@ -3,8 +3,9 @@
 Keys (before any transform): ``image`` H×W×3 uint8, ``labelmap`` H×W uint8 (255 = ignore; all
 255 when unknown), ``tags`` C float32 multi-hot, ``has_labelmap`` bool, ``id`` str, and the
 hidden ground truth of tag-only images: ``hidden_labelmap`` H×W uint8 (the labelmap itself for
-labelled samples, all 255 when unknown), ``clean_tags`` C float32 (``tags`` when unknown) and
-``has_hidden`` bool.
+labelled samples, all 255 when unknown), ``clean_tags`` C float32 (``tags`` when unknown),
+``has_hidden`` bool (the hidden labelmap is known) and ``has_clean_tags`` bool (the clean tags
+are known).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def make_sample(
         "hidden_labelmap": unknown.copy() if hidden_labelmap is None else hidden_labelmap,
         "clean_tags": tags.clone() if clean_tags is None else clean_tags,
         "has_hidden": hidden_labelmap is not None,
+        "has_clean_tags": clean_tags is not None,
     }
 
 

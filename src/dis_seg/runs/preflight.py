@@ -33,6 +33,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from dis_seg.data.datamodule import has_clean_tags
 from dis_seg.errors import REFUSED, ConfigError
 from dis_seg.runs.app import composition_error, reported_errors, restore_error_reporting
 from dis_seg.runs.checkpoints import (
@@ -153,9 +154,9 @@ def check_diagnose_run(cfg: DictConfig) -> None:
     steps = max(cfg.tts, cfg.ttr)
     inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
     roots = ["data.idw_root" if cfg.split == "test/idw" else "data.voc_root"]
-    if cfg.data.idw_root and cfg.data.idw_clean_tags:  # the tag cleaning of tag-only images
+    if has_clean_tags(cfg.data):  # the tag cleaning of tag-only images, IDW's or VOC's own
         inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr)
-        roots.append("data.idw_root")
+        roots.append("data.idw_root" if cfg.data.idw_root else "data.voc_root")
     check_data_folders(cfg, sorted(set(roots)))
 
 

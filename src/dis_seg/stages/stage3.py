@@ -25,9 +25,10 @@ class Stage3Module(DISModule):
     from the ground-truth labelmaps alone).
 
     Each epoch logs ``pseudo/non_finite_samples``, the tag-only images whose refinement met a
-    non-finite energy (one warning gives their count). Where tag-only images carry hidden truth
-    (``has_hidden``), it also logs the pseudo-label mIoU (after ``ttr`` steps and at t = 0) and
-    the precision/recall/F1 of the cleaned and of the noisy input tags against the clean tags.
+    non-finite energy (one warning gives their count). Where tag-only images carry hidden
+    labelmaps (``has_hidden``), it also logs the pseudo-label mIoU (after ``ttr`` steps and at
+    t = 0); where they carry clean tags (``has_clean_tags``), the precision/recall/F1 of the
+    cleaned and of the noisy input tags against them.
 
     Args:
         ttr: iterative-inference steps for tag-only images (0: the plain prediction).
@@ -85,7 +86,7 @@ class Stage3Module(DISModule):
         self.cleaned_tags = TagAgreement(self.num_classes)
         self.noisy_tags = TagAgreement(self.num_classes)
         self.pseudo_stopped, self.pseudo_samples = SumMetric(), SumMetric()
-        self._saw_hidden_truth = False
+        self._saw = {"labelmaps": False, "tags": False}
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         images, labelmap, tags = batch["image"], batch["labelmap"], batch["tags"]
@@ -158,29 +159,34 @@ class Stage3Module(DISModule):
                 batch_size=int(tag_only.sum()),
                 sync_dist=True,
             )
-        hidden = batch.get("has_hidden")
-        if hidden is None or not hidden[tag_only].any():
-            return
-        known = hidden[tag_only]
-        self._saw_hidden_truth = True
-        truth = batch["hidden_labelmap"][tag_only][known]
-        self.pseudo_iou.update(pseudo.labelmap[known], truth)
-        self.initial_pseudo_iou.update(pseudo.initial_labelmap[known], truth)
-        clean = batch["clean_tags"][tag_only][known]
-        self.cleaned_tags.update(pseudo.tags[known], clean)
-        self.noisy_tags.update(batch["tags"][tag_only][known], clean)
+        hidden = batch["has_hidden"][tag_only]
+        if hidden.any():
+            self._saw["labelmaps"] = True
+            truth = batch["hidden_labelmap"][tag_only][hidden]
+            self.pseudo_iou.update(pseudo.labelmap[hidden], truth)
+            self.initial_pseudo_iou.update(pseudo.initial_labelmap[hidden], truth)
+        known = batch["has_clean_tags"][tag_only]
+        if known.any():
+            self._saw["tags"] = True
+            clean = batch["clean_tags"][tag_only][known]
+            self.cleaned_tags.update(pseudo.tags[known], clean)
+            self.noisy_tags.update(batch["tags"][tag_only][known], clean)
 
     def on_train_epoch_end(self) -> None:
         self._log_non_finite_pseudo_labels()
-        # every DDP rank computes (a collective) when any rank saw hidden truth
-        if not self.trainer.strategy.reduce_boolean_decision(self._saw_hidden_truth, all=False):
-            return
-        self._saw_hidden_truth = False
-        self.log_synced("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())
-        self.log_synced("pseudo/mIoU_t0", self.initial_pseudo_iou.compute()["mIoU"].float())
-        for name, agreement in (("cleaned", self.cleaned_tags), ("noisy", self.noisy_tags)):
-            for score, value in agreement.compute().items():
-                self.log_synced(f"tags/{name}_{score}", value)
+        # every DDP rank computes (a collective) when any rank saw that truth
+        saw = {
+            truth: self.trainer.strategy.reduce_boolean_decision(seen, all=False)
+            for truth, seen in self._saw.items()
+        }
+        self._saw = dict.fromkeys(self._saw, False)
+        if saw["labelmaps"]:
+            self.log_synced("pseudo/mIoU", self.pseudo_iou.compute()["mIoU"].float())
+            self.log_synced("pseudo/mIoU_t0", self.initial_pseudo_iou.compute()["mIoU"].float())
+        if saw["tags"]:
+            for name, agreement in (("cleaned", self.cleaned_tags), ("noisy", self.noisy_tags)):
+                for score, value in agreement.compute().items():
+                    self.log_synced(f"tags/{name}_{score}", value)
         for metric in (
             self.pseudo_iou,
             self.initial_pseudo_iou,

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dis_seg.data import DISDataModule
+from dis_seg.data.datamodule import has_clean_tags
 from dis_seg.errors import ConfigError
 from dis_seg.inference import StepOptions
 from dis_seg.reports.diagnostics import SegmentationDiagnostics, TagDiagnostics, write_report
@@ -62,7 +63,7 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
         "segmentation": segmentation.results(class_names),
         "tags": None,
     }
-    if datamodule.hparams.idw_root and datamodule.hparams.idw_clean_tags:
+    if has_clean_tags(datamodule.hparams):
         tags = TagDiagnostics(
             model,
             cfg.ttr,
@@ -72,8 +73,10 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
             options=options,
         )
         for batch in _batches(datamodule.tag_only_dataloader(), "tag-only images", device):
-            hidden = batch["hidden_labelmap"] if batch["has_hidden"].any() else None
-            tags.update(batch["image"], batch["tags"], batch["clean_tags"], hidden)
+            known = batch["has_clean_tags"]  # hidden labelmaps of 255 are ignored pixels
+            if known.any():
+                images, noisy, clean = (batch[k][known] for k in ("image", "tags", "clean_tags"))
+                tags.update(images, noisy, clean, batch["hidden_labelmap"][known])
         results["tags"] = tags.results(class_names)
     folder = Path(HydraConfig.get().runtime.output_dir)
     plots = write_report(folder, results)
