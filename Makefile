@@ -54,16 +54,19 @@ diagnose: install
 SWEEP_DIR ?= $(RUN_DIR)/sweep
 SWEEP_TTR ?= 0,10,30
 SWEEP_TTS ?= 0,10,30
-SWEEP_TMAX ?= 30
+comma := ,
+# the most test-time steps of the sweep: the last of SWEEP_TTS
+SWEEP_TMAX = $(lastword $(subst $(comma), ,$(SWEEP_TTS)))
 SWEEP_CKPT ?=
 TRAIN_ARGS ?=
 SWEEP_TRAIN_ARGS = hydra.sweep.dir=$(SWEEP_DIR)/train $(ARGS) $(TRAIN_ARGS)
 STAGE2_CKPT = $(RUN_DIR)/stage2/checkpoints/last.ckpt
-# `make predict`: labelmaps of the images in INPUT_DIR, by CKPT with TTS steps, into PREDICT_DIR
+# `make predict`: labelmaps of the images in INPUT_DIR, by CKPT with TTS steps (default: the
+# config's tts), into PREDICT_DIR
 # (ARGS=overwrite=true replaces those of an earlier `make predict` there)
 INPUT_DIR ?= data/synthetic/VOC2012/JPEGImages
 PREDICT_DIR ?= $(RUN_DIR)/predictions
-TTS ?= 30
+TTS ?=
 
 $(STAGE2_CKPT):
 	@echo "$@ does not exist: sweeps start from stage 2, run \`make train-stage1 train-stage2\` first" >&2
@@ -83,7 +86,7 @@ report: install
 
 predict: install
 	$(BIN)/dis-seg-predict ckpt_path=$(CKPT) input_dir=$(INPUT_DIR) \
-		output_dir=$(PREDICT_DIR) tts=$(TTS) overlays=true tags_json=true $(ARGS)
+		output_dir=$(PREDICT_DIR) $(if $(TTS),tts=$(TTS)) overlays=true tags_json=true $(ARGS)
 
 # Inspect a prepared data set without training (docs/DATA.md), e.g.
 # make check-data ARGS="data=voc_idw paths.voc_root=/data/VOC2012 paths.idw_root=/data/IDW"

@@ -240,6 +240,18 @@ def inference_tag_weight(
     return _inference_setting("tag_weight", configured, recorded, path, f"ttr={ttr}", ttr)
 
 
+def training_steps(configured: int | None, hparams: dict[str, Any], path: str | Path) -> int:
+    """The ``ttr`` of tag cleaning: ``configured`` when set, else the one that the checkpoint at
+    ``path`` was trained with (stage 3)."""
+    value = configured if configured is not None else hparams.get("ttr")
+    if value is None:
+        raise ConfigError(
+            f"ttr: {path} does not record the ttr it was trained with (only stage-3 "
+            "checkpoints do), which cleaning the tags of tag-only images needs; set ttr=..."
+        )
+    return value
+
+
 def _inference_setting(
     key: str, configured: float | None, recorded: float | None, path, needed_by: str, steps: int
 ) -> float:

@@ -44,6 +44,7 @@ from dis_seg.runs.checkpoints import (
     read_checkpoint,
     read_previous_stage,
     resume_path,
+    training_steps,
 )
 from dis_seg.runs.checks import (
     check_previous_stage,
@@ -151,12 +152,13 @@ def check_diagnose_run(cfg: DictConfig) -> None:
     checkpoint = read_checkpoint(cfg.ckpt_path)
     check_num_classes(checkpoint, cfg.ckpt_path, cfg.data.num_classes)
     hparams = checkpoint["hyper_parameters"]
-    steps = max(cfg.tts, cfg.ttr)
-    inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
     roots = ["data.idw_root" if cfg.split == "test/idw" else "data.voc_root"]
+    ttr = 0
     if has_clean_tags(cfg.data):  # the tag cleaning of tag-only images, IDW's or VOC's own
-        inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr)
+        ttr = training_steps(cfg.ttr, hparams, cfg.ckpt_path)
+        inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, ttr)
         roots.append("data.idw_root" if cfg.data.idw_root else "data.voc_root")
+    inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, max(cfg.tts, ttr))
     check_data_folders(cfg, sorted(set(roots)))
 
 
@@ -225,11 +227,22 @@ def check_trainer_devices(cfg: DictConfig) -> None:
 
 
 class CheckBeforeRun(Callback):
-    """Hydra callback: ``check`` (a key of :data:`RUN_CHECKS`) on every job's config before
-    Hydra writes anything (module docstring)."""
+    """Hydra callback (``conf/hydra/callbacks/check_before_run.yaml``): the check of the app's
+    config (:data:`RUN_CHECKS`, by the name of the config the app composes, or ``check``) on
+    every job's config before Hydra writes anything (module docstring)."""
 
-    def __init__(self, check: str) -> None:
-        self.check = RUN_CHECKS[check]
+    def __init__(self, check: str | None = None) -> None:
+        self.check_name = check
+
+    def _check_of(self, config: DictConfig) -> Callable[[DictConfig], None]:
+        name = self.check_name or config.hydra.job.config_name
+        if name not in RUN_CHECKS:
+            raise ConfigError(
+                f"--config-name: {name} is no config of a dis-seg app; expected one of "
+                f"{', '.join(RUN_CHECKS)} (or your own config with hydra.callbacks."
+                "check_before_run.check set to one of them)"
+            )
+        return RUN_CHECKS[name]
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         restore_error_reporting()
@@ -250,7 +263,7 @@ class CheckBeforeRun(Callback):
                 earlier.append((Path(str(sweep.dir)) / str(sweep.subdir)).resolve())
 
     def _check_job(self, config: DictConfig, output_dir: str) -> None:
-        """``self.check`` on the task config of ``config``, with Hydra's runtime as the job
+        """The app's check on the task config of ``config``, with Hydra's runtime as the job
         will see it: its output folder ``output_dir`` (an interpolation, resolved when a check
         reads it, after the values it is made of)."""
         config = copy.deepcopy(config)
@@ -263,7 +276,7 @@ class CheckBeforeRun(Callback):
         previous = hydra_config.cfg
         hydra_config.set_config(config)
         try:
-            self.check(task)
+            self._check_of(config)(task)
         finally:
             hydra_config.cfg = previous
 

@@ -495,7 +495,7 @@ class DiagnoseConfig(Node):
     ckpt_path: text()
     split: choice(DIAGNOSED_SPLITS)
     tts: integer(0)
-    ttr: integer(0)
+    ttr: integer(0, optional=True)
     boundary_radius: integer(1, optional=True)
     tag_threshold: number(0, 1, high_open=True, optional=True)
     tag_margin: number(0, 1, low_open=False, high_open=True, optional=True)

@@ -28,7 +28,12 @@ from dis_seg.errors import ConfigError
 from dis_seg.inference import StepOptions
 from dis_seg.reports.diagnostics import SegmentationDiagnostics, TagDiagnostics, write_report
 from dis_seg.runs.building import build_loggers, finish_loggers
-from dis_seg.runs.checkpoints import inference_step_size, inference_tag_weight, load_module
+from dis_seg.runs.checkpoints import (
+    inference_step_size,
+    inference_tag_weight,
+    load_module,
+    training_steps,
+)
 from dis_seg.runs.evaluation import evaluation_data
 from dis_seg.runs.predict_folder import torch_device
 from dis_seg.runs.schema import validate
@@ -45,7 +50,9 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
     device = torch_device(cfg.device)
     model = module.model.to(device)
     datamodule = evaluation_data(cfg, module, **only_split(cfg.split))
-    steps = max(cfg.tts, cfg.ttr)
+    cleans_tags = has_clean_tags(datamodule.hparams)
+    ttr = training_steps(cfg.ttr, hparams, cfg.ckpt_path) if cleans_tags else 0
+    steps = max(cfg.tts, ttr)
     step_size = inference_step_size(cfg.inference.step_size, hparams, cfg.ckpt_path, steps)
     options = StepOptions.from_config(cfg.inference)
     radius = cfg.boundary_radius or model.backbone.output_stride
@@ -63,12 +70,12 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
         "segmentation": segmentation.results(class_names),
         "tags": None,
     }
-    if has_clean_tags(datamodule.hparams):
+    if cleans_tags:
         tags = TagDiagnostics(
             model,
-            cfg.ttr,
+            ttr,
             step_size,
-            inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, cfg.ttr),
+            inference_tag_weight(cfg.inference.tag_weight, hparams, cfg.ckpt_path, ttr),
             **cleaning_rule(cfg, hparams),
             options=options,
         )
