@@ -122,9 +122,9 @@ def machine() -> dict:
 
 
 def target_rows(state: dict, out: Path) -> list[dict]:
-    """The targets: the CUDA tests, those of ``bench.gpu_targets`` and the pipeline's time."""
+    """The targets: the CUDA tests, those of ``targets.gpu_targets`` and the pipeline's time."""
     sys.path.insert(0, str(HERE))
-    from bench import gpu_targets
+    from targets import gpu_targets
 
     rows = []
     tests = state["parts"].get("tests")
@@ -145,7 +145,7 @@ def write_report(state: dict, out: Path) -> str:
     """Write ``gpu_check.json`` and ``gpu_check.md`` from what is known so far; return the
     Markdown."""
     sys.path.insert(0, str(HERE))
-    from bench import targets_table
+    from targets import targets_table
 
     state["targets"] = target_rows(state, out)
     (out / "gpu_check.json").write_text(json.dumps(state, indent=1) + "\n")
