@@ -1,9 +1,9 @@
 """``make bench``: DIS against torchvision's DeepLabV3 on this machine → docs/BENCHMARKS.md.
 
     python benchmarks/bench.py [--quick] [--device cpu|cuda] [--threads N]
-        [--groups KEYS] [--skip KEYS] [--results PATH] [--no-report] [--render-only]
+        [--groups KEYS] [--skip KEYS] [--update] [--results PATH] [--no-report] [--render-only]
 
-Runs every group of ``benchmarks/measure.py`` in a fresh process (one model per process, so a
+Runs every group of ``benchmarks/measure.py`` in a fresh process (one model at a time, so a
 peak memory is that of its case), then, on a CPU, ``benchmarks/bench_loader.py``. The results
 of this device kind go to ``benchmarks/results/<cpu|cuda>.json`` (or ``--results``), written
 anew after every group (``"complete": false`` until the last one), so a run stopped by a time
@@ -12,9 +12,10 @@ keeps the section of an earlier GPU run and vice versa; whatever a run did not m
 "not measured" (or "–" in a table).
 
 ``--groups`` and ``--skip`` take comma-separated group keys (``dis-inference/8``,
-``train-stage3``, ``options/bf16``, ``loader``, ...) or prefixes of them (``dis-inference``,
-``train``, ``options``). ``--quick`` takes one repetition of everything and leaves
-``torch.compile`` out.
+``train-stage3``, ``voc-shape``, ``options/bf16``, ``loader``, ...) or prefixes of them
+(``dis-inference``, ``train``, ``options``). ``--quick`` takes one repetition of everything and
+leaves ``torch.compile`` out. ``--update`` keeps the stored results of the groups a run leaves
+out and records which run measured which groups, so that some groups can be measured again.
 
 The stored results are read by ``summary.py``, judged against their targets by ``targets.py``
 and written out as docs/BENCHMARKS.md by ``report.py``.
@@ -34,7 +35,7 @@ from pathlib import Path
 import torch
 from host import cpu_seconds, machine, wait_for_quiet
 from report import REPORT, render
-from summary import BATCHES, DEVICES, OPTION_NAMES, RESULTS, stored_results
+from summary import BATCHES, DEVICES, OPTION_NAMES, RESULTS, VOC_GROUP, stored_results
 
 HERE = Path(__file__).resolve().parent
 LOADER = "loader"
@@ -51,11 +52,11 @@ def settings(device: str, quick: bool) -> dict:
     """
     cpu = device == "cpu"
     if quick:
-        reps = dict.fromkeys(("batch1", "batch8", "train", "options", "compile"), 1)
+        reps = dict.fromkeys(("batch1", "batch8", "train", "voc", "options", "compile"), 1)
     elif cpu:
-        reps = {"batch1": 5, "batch8": 3, "train": 3, "options": 3, "compile": 3}
+        reps = {"batch1": 5, "batch8": 3, "train": 3, "voc": 3, "options": 3, "compile": 3}
     else:
-        reps = {"batch1": 10, "batch8": 10, "train": 10, "options": 5, "compile": 3}
+        reps = {"batch1": 10, "batch8": 10, "train": 10, "voc": 10, "options": 5, "compile": 3}
     return {
         "quick": quick,
         "reps": reps,
@@ -91,6 +92,7 @@ def plan(config: dict) -> list[tuple[str, list[str]]]:
             f"--reps={reps['train']}",
         ]
         groups.append((f"train-{group}", arguments))
+    groups.append((VOC_GROUP, [measure, VOC_GROUP, f"--reps={reps['voc']}"]))
     for option in config["options"]:
         arguments = [
             measure,
@@ -183,28 +185,27 @@ def measure(args, device: str, keys: list[str], path: Path) -> dict:
 
     The results are written to ``path`` (and, unless ``args.no_report``, the report rendered)
     after every group, with ``"complete": false`` until the last one. A group that fails is
-    recorded under ``failed`` (with its error) and the run goes on.
+    recorded under ``failed`` (with its error) and the run goes on. With ``args.update`` the
+    results already in ``path`` are kept but for the groups ``keys`` (:func:`updated`).
     """
     config = settings(device, args.quick)
     commands = dict(plan(config))
     started = time.time()
-    results = {
-        "device": device,
+    run = {
         "machine": machine(device, args.threads),
         "settings": config,
         "date": datetime.date.today().isoformat(),
         "complete": False,
-        "planned": keys,
         "minutes": 0.0,
         "load_average": {"before": os.getloadavg(), "after": os.getloadavg()},
-        "groups": {},
-        "others": {},
-        "wall_seconds": {},
-        "failed": {},
-        "max_others": args.max_others,
-        "wait": args.wait,
-        "retries": args.retries,
     }
+    rule = {"max_others": args.max_others, "wait": args.wait, "retries": args.retries}
+    if args.update and path.is_file():
+        run = {"groups": keys, **run, **rule}
+        results = updated(json.loads(path.read_text()), device, run)
+    else:
+        results = run = {"device": device, "planned": keys, **run, **rule}
+        results |= {"groups": {}, "others": {}, "wall_seconds": {}, "failed": {}}
     for key in keys:
         start = time.perf_counter()
         try:
@@ -217,13 +218,37 @@ def measure(args, device: str, keys: list[str], path: Path) -> dict:
             results["failed"][key] = str(error)
         wall = time.perf_counter() - start
         results["wall_seconds"][key] = round(wall, 1)
-        results["minutes"] = round((time.time() - started) / 60, 1)
-        results["load_average"]["after"] = os.getloadavg()
+        run["minutes"] = round((time.time() - started) / 60, 1)
+        run["load_average"]["after"] = os.getloadavg()
         print(f"{key}: {wall:.1f} s{' (failed)' if key in results['failed'] else ''}", flush=True)
         save(results, path, report=not args.no_report)
-    results["complete"] = True
+    run["complete"] = True
     save(results, path, report=not args.no_report)
     return results
+
+
+def updated(stored: dict, device: str, run: dict) -> dict:
+    """``stored`` results without the measurements of the groups ``run["groups"]``, which
+    ``run`` is to measure again: ``run`` joins ``stored["updates"]`` (and its groups leave
+    earlier updates), so that the report says which run measured what.
+
+    Exits where ``stored`` holds another device's results.
+    """
+    if stored["device"] != device:
+        sys.exit(f"--update: the results file holds {stored['device']} results, not {device}")
+    keys = run["groups"]
+    for name in ("groups", "others", "wall_seconds", "failed"):
+        for key in keys:
+            stored[name].pop(key, None)
+    if LOADER in keys:
+        stored.pop("loader", None)
+    updates = stored.get("updates", [])
+    for update in updates:
+        update["groups"] = [key for key in update["groups"] if key not in keys]
+    stored["updates"] = [update for update in updates if update["groups"]]
+    stored["updates"].append(run)
+    stored["planned"] += [key for key in keys if key not in stored["planned"]]
+    return stored
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -254,6 +279,11 @@ def main() -> None:
     parser.add_argument("--skip", help="comma-separated group keys or prefixes to leave out")
     parser.add_argument(
         "--results", type=Path, help="results file (default benchmarks/results/<device>.json)"
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the stored results of the groups this run leaves out (same device)",
     )
     parser.add_argument("--no-report", action="store_true", help="leave docs/BENCHMARKS.md be")
     parser.add_argument(
@@ -295,8 +325,8 @@ def main() -> None:
     results = measure(args, device, keys, args.results or RESULTS / f"{device}.json")
     if not args.no_report:
         print(f"wrote {REPORT}")
-    if results["failed"]:
-        sys.exit(f"failed groups: {', '.join(results['failed'])}")
+    if failed := [key for key in keys if key in results["failed"]]:
+        sys.exit(f"failed groups: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

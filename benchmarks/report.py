@@ -7,8 +7,8 @@ from pathlib import Path
 
 from explanations import explanations
 from formatting import fmt_load, ms, ratio
-from summary import DEVICES, RESULTS, Summary, known
-from tables import inference, options, others, training
+from summary import DEVICES, RESULTS, VOC_GROUP, Summary, known, measured_by
+from tables import VOC_TITLE, inference, options, others, training, voc_shape
 from targets import cpu_targets, gpu_targets, targets_table
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
@@ -18,16 +18,11 @@ PAPER_MS_PER_IMAGE = 140
 
 def run_description(results: dict) -> str:
     """The paragraph under a section's title: machine, software, date, load, settings."""
-    info, config, load = results["machine"], results["settings"], results["load_average"]
+    config = results["settings"]
     reps = config["reps"]
     compile_reps = reps.get("compile", reps["options"])
     text = (
-        f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
-        f"{info['threads']} intra-op threads; Python {info['python']}, torch {info['torch']}, "
-        f"torchvision {info['torchvision']}"
-        + (f", CUDA {info['cuda']}, cuDNN {info['cudnn']}" if "gpu" in info else "")
-        + f". Measured {results['date']} in {results['minutes']} minutes; load average "
-        f"(1, 5, 15 min) {fmt_load(load['before'])} before and {fmt_load(load['after'])} after"
+        f"{machine_text(results['machine'])}. Measured {when(results)}"
         + (" (a quick run: one repetition each)." if config["quick"] else ".")
         + f" Medians of {reps['batch1']} (batch 1), {reps['batch8']} (batch 8), "
         f"{reps['train']} (training) and {reps['options']} (options"
@@ -47,9 +42,70 @@ def run_description(results: dict) -> str:
             f" **An incomplete run** (stopped before its end): {len(results['wall_seconds'])} of "
             f"its {len(results['planned'])} groups run."
         )
+    for update in results.get("updates", []):
+        text += " " + update_description(update, results)
     if results.get("failed"):
         text += f" **Failed groups**: {', '.join(results['failed'])} (errors in the results file)."
     return text
+
+
+def machine_text(info: dict) -> str:
+    """The hardware and software of a run."""
+    return (
+        f"{info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+        f"{info['threads']} intra-op threads; Python {info['python']}, torch {info['torch']}, "
+        f"torchvision {info['torchvision']}"
+        + (f", CUDA {info['cuda']}, cuDNN {info['cudnn']}" if "gpu" in info else "")
+    )
+
+
+def when(run: dict) -> str:
+    """The date, duration and load of a run."""
+    load = run["load_average"]
+    return (
+        f"{run['date']} in {run['minutes']} minutes; load average (1, 5, 15 min) "
+        f"{fmt_load(load['before'])} before and {fmt_load(load['after'])} after"
+    )
+
+
+def update_description(update: dict, results: dict) -> str:
+    """The sentence on a later run (``bench.py --update``) that measured some groups again."""
+    same = update["machine"] == results["machine"]
+    text = (
+        f"A later run (`--update`) measured {', '.join(update['groups'])} on "
+        + ("the same machine" if same else machine_text(update["machine"]))
+        + f"; {when(update)}"
+        + (" (a quick run: one repetition each)" if update["settings"]["quick"] else "")
+    )
+    if not update["complete"]:
+        done = sum(key in results["wall_seconds"] for key in update["groups"])
+        text += f"; **stopped before its end**: {done} of its {len(update['groups'])} groups run"
+    return text + "."
+
+
+def voc_description(results: dict) -> str:
+    """The paragraph over the VOC-shape table: what it times, and on which machine when."""
+    text = (
+        "DIS-ResNet-101 (output stride 8, random init) at the shape of `experiment=voc`: a "
+        "training step on 321×321 crops, batch 2, one image labelled and one tag-only (stage 3 "
+        "refines the latter with ttr=30 steps with its tags; `experiment=voc` has no tag-only "
+        "images, `experiment=voc_idw` has), and the labelmap of one 500×375 image by sliding "
+        "windows (`evaluation.mode=slide`: 321-pixel windows every 214 pixels, 4 windows, each "
+        "refined by tts steps on the default path before their logits are averaged), as "
+        "`dis_seg.inference.protocols.predict_views` evaluates an image."
+    )
+    cases = results["groups"].get(VOC_GROUP)
+    if not cases:
+        return text
+    run = measured_by(results, VOC_GROUP)
+    info = run["machine"]
+    machine = info.get("gpu", f"{info['cpu']}, {info['cores']} cores")
+    later = " (a later run than most of this section, see above)" if run is not results else ""
+    repetitions = len(next(iter(cases.values())))
+    return (
+        f"{text} Measured {run['date']} on {machine}{later}; medians of {repetitions} "
+        "repetitions after a warm-up."
+    )
 
 
 def section(results: dict) -> str:
@@ -106,6 +162,12 @@ def section(results: dict) -> str:
         "",
         training(s),
         "",
+        f"### {VOC_TITLE}",
+        "",
+        voc_description(results),
+        "",
+        voc_shape(s),
+        "",
         f"### Speed options (batch {config['options_batch']}, DIS, fast iterative inference)",
         "",
         "Each row changes one setting of the fp32 row; × against fp32. Training steps: stage 1, "
@@ -139,30 +201,37 @@ def section(results: dict) -> str:
 HEADER = """# Benchmarks
 
 Written by `make bench` (`python benchmarks/bench.py`, `--quick` for one repetition of
-everything, `--groups`/`--skip` for some groups only); the measurements live in
-`benchmarks/results/`, written after every group, so a run stopped early is reported as far as
-it got ("not measured" or – for the rest). DIS-ResNet-101 (output stride 8, random init)
-against torchvision's `deeplabv3_resnet101(weights=None, weights_backbone=None,
-num_classes=21)`, both at 321×321 with 21 classes, on one machine in one run. Times are medians
-over repetitions after an untimed warm-up. Each group of cases runs in a fresh process that
-holds one model. Peak memory on a CPU is the process's peak resident set (Python and the torch
-libraries included; reset between cases after freed memory is handed back to the system), on
-a GPU `torch.cuda.max_memory_allocated`. Iterative inference shares one backbone pass per
-repetition: its time is that pass plus the steps. Speed options are model and trainer settings:
-`model.channels_last`, `model.compile_backbone`, `trainer.precision=bf16-mixed` (the default of
-`trainer=gpu`) and `trainer.benchmark` (cudnn benchmark, on in `trainer=gpu`);
-`inference.compile_steps` (`fast-compiled` in the tables) compiles the iterative-inference steps.
+everything, `--groups`/`--skip` for some groups only, `--update` to keep the stored results of
+the groups a run leaves out, e.g. `make bench BENCH_ARGS="--groups voc-shape --update"`); the
+measurements live in `benchmarks/results/`, written after every group, so a run stopped early is
+reported as far as it got ("not measured" or – for the rest). `--render-only` rewrites this page
+from the stored results alone (`--results FILE` in place of its device's file, such as the
+`bench-cuda.json` of `make gpu-check`). DIS-ResNet-101 (output stride 8, random init) against
+torchvision's `deeplabv3_resnet101(weights=None, weights_backbone=None, num_classes=21)`, both
+at 321×321 with 21 classes, on one machine in one run (a section names the later runs of
+`--update` and their machines); the group `voc-shape` times the shape of `experiment=voc`
+instead (a training step of batch 2, the sliding-window evaluation of a 500×375 image). Times
+are medians over repetitions after an untimed warm-up. Each group of cases runs in a fresh
+process that holds one model at a time. Peak memory on a CPU is the process's peak resident set
+(Python and the torch libraries included; reset between cases after freed memory is handed back
+to the system), on a GPU `torch.cuda.max_memory_allocated`. Iterative inference shares one
+backbone pass per repetition: its time is that pass plus the steps. Speed options are model and
+trainer settings: `model.channels_last`, `model.compile_backbone`,
+`trainer.precision=bf16-mixed` (the default of `trainer=gpu`) and `trainer.benchmark` (cudnn
+benchmark, on in `trainer=gpu`); `inference.compile_steps` (`fast-compiled` in the tables)
+compiles the iterative-inference steps.
 
 On a CUDA machine, `make gpu-check` (`benchmarks/gpu_check.py`) runs in one command the tests
-marked `cuda`, the essential groups of this benchmark, `make train` with `trainer=gpu` (the W&B
-logger left out) and a profile of the kernels of a step (`benchmarks/profile_steps.py`), each
-part under a time limit (9 minutes in all at most; a run without compiled steps and profile
-took 5), and writes the table of GPU targets and the kernels to `benchmarks/results/gpu-check/`
-as it goes; they close this page. It needs no `make install`: on a GPU machine without
-network, with its own Python holding torch, torchvision, pytorch-lightning and torchmetrics,
-download the other dependencies as wheels on a machine with network (`make gpu-wheels`, for
-Python 3.12 unless `GPU_PYTHON_VERSION=...`; `benchmarks/gpu_wheels.txt` lists them), copy
-the checkout with its `.whl/` folder over, and run
+marked `cuda`, the essential groups of this benchmark (`voc-shape` among them), `make train`
+with `trainer=gpu` (the W&B logger left out) and a profile of the kernels of a step
+(`benchmarks/profile_steps.py`), each part under a time limit (9 minutes in all at most; a run
+without compiled steps and profile took 5), and writes the table of GPU targets, the times of
+the VOC shape and the kernels to `benchmarks/results/gpu-check/` as it goes; they close this
+page. It needs no `make install`: on a GPU machine without network, with its own Python holding
+torch, torchvision, pytorch-lightning and torchmetrics, download the other dependencies as
+wheels on a machine with network (`make gpu-wheels`, for Python 3.12 unless
+`GPU_PYTHON_VERSION=...`; `benchmarks/gpu_wheels.txt` lists them), copy the checkout with its
+`.whl/` folder over, and run
 
 ```bash
 make gpu-check GPU_CHECK_ARGS="--wheels .whl"   # = python3 benchmarks/gpu_check.py --wheels .whl

@@ -25,6 +25,14 @@ TRAIN_CASES = {
     "DIS stage 3, ttr=30": ("stage3", "ttr30"),
     "deeplabv3_resnet101": ("deeplab", "step"),
 }
+# the shape of experiment=voc: its cases by the names the report gives them
+VOC_GROUP = "voc-shape"
+VOC_CASES = {
+    "stage-1 training step": "train-stage1",
+    "stage-3 training step, ttr=30": "train-stage3/ttr30",
+    "sliding-window evaluation, tts=0": "slide/0",
+    "sliding-window evaluation, tts=30": "slide/30",
+}
 OPTION_NAMES = {
     "fp32": "fp32 (default)",
     "cudnn_benchmark": "cudnn benchmark",
@@ -42,6 +50,14 @@ def stored_results() -> dict[str, dict]:
     return {
         device: json.loads(path.read_text()) for device, path in paths.items() if path.is_file()
     }
+
+
+def measured_by(results: dict, key: str) -> dict:
+    """The run that measured group ``key``: the last of ``results["updates"]`` that lists it,
+    else ``results`` themselves (both hold machine, settings, date, minutes, load_average and
+    complete)."""
+    updates = [update for update in results.get("updates", []) if key in update["groups"]]
+    return updates[-1] if updates else results
 
 
 class NotMeasured(Exception):

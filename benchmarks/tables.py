@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from formatting import factor, mib, ms, ratio, shown, table
 from summary import (
     BATCHES,
@@ -10,6 +12,8 @@ from summary import (
     METHODS,
     OPTION_NAMES,
     TRAIN_CASES,
+    VOC_CASES,
+    VOC_GROUP,
     Summary,
     divided,
     known,
@@ -18,6 +22,7 @@ from summary import (
 )
 
 TTS = (0, 10, 30)
+VOC_TITLE = "VOC shape: training at 321×321, batch 2; a 500×375 image by sliding windows"
 
 
 def inference(s: Summary) -> str:
@@ -87,12 +92,12 @@ def training(s: Summary) -> str:
         if runs is None:
             rows.append([name, *["–"] * 5])
             continue
-        seconds, values = median_seconds(runs), [run["seconds"] for run in runs]
+        seconds = median_seconds(runs)
         rows.append(
             [
                 name,
                 f"{seconds:.2f}",
-                f"{min(values):.2f}–{max(values):.2f}",
+                spread(runs, "{:.2f}".format),
                 shown(ratio, divided(seconds, stage1)),
                 shown(ratio, divided(seconds, deeplab)),
                 mib(peak(runs)),
@@ -102,6 +107,26 @@ def training(s: Summary) -> str:
         return "Not measured."
     header = ["training step", "s/step", "range", "× stage 1", "× DeepLabV3", "peak MiB"]
     return table(header, rows)
+
+
+def voc_shape(s: Summary) -> str:
+    """The table of the VOC-shape group: milliseconds and peak memory of each of its cases."""
+    if VOC_GROUP not in s.groups:
+        return "Not measured."
+    rows = []
+    for name, case in VOC_CASES.items():
+        runs = known(s.runs, VOC_GROUP, case)
+        if runs is None:
+            rows.append([name, *["–"] * 3])
+        else:
+            rows.append([name, ms(median_seconds(runs)), spread(runs, ms), mib(peak(runs))])
+    return table(["case", "ms", "range", "peak MiB"], rows)
+
+
+def spread(runs: list[dict], text: Callable[[float], str]) -> str:
+    """The fastest and slowest of repetitions, in seconds as ``text`` writes them."""
+    values = [run["seconds"] for run in runs]
+    return f"{text(min(values))}–{text(max(values))}"
 
 
 def options(s: Summary) -> str:
@@ -130,23 +155,32 @@ def options(s: Summary) -> str:
 
 
 def others(results: dict) -> str:
-    """What other processes used during the groups, and the rule the run kept to."""
-    if results["wait"] > 0:
-        rule = (
-            f"Before each group the run waited, at most {results['wait']:.0f} s, until they used "
-            f"at most {results['max_others']} cores; a group during which they used more ran "
-            f"again (up to {results['retries']} times) and its least disturbed run is kept."
-        )
-    else:
-        rule = "The run did not wait for them before a group."
-        if results["retries"] > 0:
-            rule += (
-                f" A group during which they used more than {results['max_others']} cores ran "
-                f"again (up to {results['retries']} times) and its least disturbed run is kept."
-            )
+    """What other processes used during the groups, and the rules the runs kept to."""
+    rule = waiting_rule(results)
+    for update in results.get("updates", []):
+        if any(update[name] != results[name] for name in ("wait", "max_others", "retries")):
+            groups = ", ".join(update["groups"])
+            rule += f" The later run of {groups} kept to another rule: {waiting_rule(update)}"
     rows = [[key, f"{value:.2f}"] for key, value in results["others"].items()]
     return (
         "Cores used by other processes on average while each group ran (from /proc/stat, this "
         f"run's own processes taken out). {rule}\n\n"
         + (table(["group", "cores"], rows) if rows else "Not measured.")
     )
+
+
+def waiting_rule(run: dict) -> str:
+    """How ``run`` waited for other processes before a group and reran disturbed groups."""
+    if run["wait"] > 0:
+        return (
+            f"Before each group the run waited, at most {run['wait']:.0f} s, until they used "
+            f"at most {run['max_others']} cores; a group during which they used more ran "
+            f"again (up to {run['retries']} times) and its least disturbed run is kept."
+        )
+    rule = "The run did not wait for them before a group."
+    if run["retries"] > 0:
+        rule += (
+            f" A group during which they used more than {run['max_others']} cores ran "
+            f"again (up to {run['retries']} times) and its least disturbed run is kept."
+        )
+    return rule
