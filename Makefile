@@ -95,7 +95,8 @@ check-data: install
 	$(BIN)/dis-seg-check-data $(ARGS)
 
 # Benchmarks: DIS against torchvision's DeepLabV3 on this machine (CUDA when available) →
-# benchmarks/results/ and docs/BENCHMARKS.md; BENCH_ARGS="--quick" for one repetition of each.
+# benchmarks/results/ and docs/BENCHMARKS.md; BENCH_ARGS="--quick" for one repetition of each,
+# BENCH_ARGS="--groups voc-shape --update" to measure some groups again and keep the others.
 BENCH_ARGS ?=
 .PHONY: bench
 

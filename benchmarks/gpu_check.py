@@ -14,9 +14,10 @@ On a machine with a CUDA GPU it runs, each in a process of its own and under a t
 4. ``profile``: ``benchmarks/profile_steps.py``, the kernels of a fast step, eager and compiled,
    into ``OUT/step-kernels.md`` (where the time of a step goes);
 
-then prints the table of the GPU targets with met / not met, also written to
-``OUT/gpu_check.md`` and ``OUT/gpu_check.json`` after every part, so a run stopped midway keeps
-what it measured. Logs go to ``OUT/<part>.log``. Without a CUDA GPU it says so and exits 0.
+then prints the table of the GPU targets with met / not met and the times of the VOC shape,
+also written to ``OUT/gpu_check.md`` and ``OUT/gpu_check.json`` after every part, so a run
+stopped midway keeps what it measured. Logs go to ``OUT/<part>.log``. Without a CUDA GPU it
+says so and exits 0.
 
 It needs no virtual environment: the machine's own ``python3`` with torch, torchvision,
 pytorch-lightning and torchmetrics, ``src/`` on the path, and the other dependencies installed
@@ -42,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PARTS = ("tests", "bench", "pipeline", "profile")
 ESSENTIAL_GROUPS = (
-    "dis-inference/1,dis-inference/8,deeplab-inference/8,train-stage3,"
+    "dis-inference/1,dis-inference/8,deeplab-inference/8,train-stage3,voc-shape,"
     "options/fp32,options/bf16,options/channels_last+bf16"
 )
 TIME_LIMITS = {"tests": 120, "bench": 200, "pipeline": 160, "profile": 60}
@@ -122,9 +123,9 @@ def machine() -> dict:
 
 
 def target_rows(state: dict, out: Path) -> list[dict]:
-    """The targets: the CUDA tests, those of ``bench.gpu_targets`` and the pipeline's time."""
+    """The targets: the CUDA tests, those of ``targets.gpu_targets`` and the pipeline's time."""
     sys.path.insert(0, str(HERE))
-    from bench import gpu_targets
+    from targets import gpu_targets
 
     rows = []
     tests = state["parts"].get("tests")
@@ -132,8 +133,7 @@ def target_rows(state: dict, out: Path) -> list[dict]:
         summary = tests_summary(out)
         passed = tests["status"] == 0 and "passed" in summary and "skipped" not in summary
         rows.append({"target": "CUDA tests pass", "measured": summary, "met": passed})
-    results_file = out / "bench-cuda.json"
-    results = json.loads(results_file.read_text()) if results_file.is_file() else None
+    results = bench_results(out)
     pipeline = state["parts"].get("pipeline")
     seconds = pipeline["seconds"] if pipeline and pipeline["status"] == 0 else None
     nothing = {"device": "cuda", "settings": {"train_batch": 8}, "groups": {}}
@@ -141,11 +141,19 @@ def target_rows(state: dict, out: Path) -> list[dict]:
     return rows
 
 
+def bench_results(out: Path) -> dict | None:
+    """The results of the ``bench`` part, if it has written any."""
+    results_file = out / "bench-cuda.json"
+    return json.loads(results_file.read_text()) if results_file.is_file() else None
+
+
 def write_report(state: dict, out: Path) -> str:
     """Write ``gpu_check.json`` and ``gpu_check.md`` from what is known so far; return the
     Markdown."""
     sys.path.insert(0, str(HERE))
-    from bench import targets_table
+    from summary import VOC_GROUP, Summary
+    from tables import VOC_TITLE, voc_shape
+    from targets import targets_table
 
     state["targets"] = target_rows(state, out)
     (out / "gpu_check.json").write_text(json.dumps(state, indent=1) + "\n")
@@ -160,6 +168,9 @@ def write_report(state: dict, out: Path) -> str:
         f"{info['date']}; Python {info['python']}, torch {info['torch']}, CUDA {info['cuda']}. "
         f"Parts: {parts or 'none yet'}.\n\n{targets_table(state['targets'])}\n"
     )
+    results = bench_results(out)
+    if results and VOC_GROUP in results["groups"]:
+        text += f"\n## {VOC_TITLE}\n\n{voc_shape(Summary(results))}\n"
     pipeline_log = out / "pipeline.log"
     if "pipeline" in state["parts"] and pipeline_log.is_file():
         log = pipeline_log.read_text()

@@ -14,6 +14,10 @@ Groups (all at 321×321, 21 classes, random init):
 - ``train-stage1``, ``train-stage3``: the stage module's ``training_step`` on a synthetic
   half-labelled batch, backward and an SGD step; stage 3 alternates ttr=0 and ttr=30.
 - ``train-deeplab``: ``deeplabv3_resnet101`` cross-entropy on a labelled batch, backward, SGD.
+- ``voc-shape``: the shape of ``experiment=voc``: a stage-1 step (case ``train-stage1``) and a
+  stage-3 step with ttr=30 (``train-stage3/ttr30``) on a half-labelled batch of 2, then the
+  sliding-window labelmap (``predict_views``, windows of 321 every 214 pixels) of one 500×375
+  image after tts ∈ {0, 30} steps on every window (``slide/{tts}``); one model at a time.
 - ``options``: DIS encode + fast iterative inference (tts 0 and 30, default path) under
   ``--option``:
   ``fp32``, ``cudnn_benchmark``, ``channels_last``, ``bf16``, ``channels_last+bf16`` or
@@ -47,14 +51,19 @@ import torchvision
 
 from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import StepOptions, iterative_inference
+from dis_seg.inference.protocols import EvaluationProtocol, predict_views
 from dis_seg.models import DISNet, upsample_logits
 from dis_seg.stages import Stage1Module, Stage3Module
 from dis_seg.stages.optim import build_optimizer
 
-SIZE, CLASSES, STEP_SIZE = 321, 21, 1.0
+SIZE, CLASSES, OUTPUT_STRIDE, STEP_SIZE = 321, 21, 8, 1.0
 TTS = (0, 1, 10, 30)
 TTRS = (0, 30)
 METHODS = ("fast", "autograd")
+# experiment=voc: training batch, the height and width of a VOC image, its sliding windows
+VOC_BATCH, VOC_IMAGE = 2, (375, 500)
+VOC_SLIDE = EvaluationProtocol(mode="slide", window=SIZE, stride=214)
+VOC_TTR, VOC_TTS = 30, (0, 30)
 OPTIONS = ("fp32", "cudnn_benchmark", "channels_last", "bf16", "channels_last+bf16", "compile")
 
 
@@ -139,6 +148,7 @@ def dis_net(device: torch.device, option: str = "fp32") -> DISNet:
     model = DISNet(
         "resnet101",
         CLASSES,
+        output_stride=OUTPUT_STRIDE,
         channels_last="channels_last" in option,
         compile_backbone=option == "compile",
     )
@@ -206,10 +216,12 @@ def deeplab_inference(args, device, meter) -> Record:
     return record
 
 
-def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
+def train_steps(
+    args, device, meter, case: str, option: str = "fp32", stage3_ttrs: tuple[int, ...] = TTRS
+) -> Record:
     """Forward, loss, backward and SGD step of one training batch: case ``step``, or for
-    ``stage3`` the cases ``ttr0`` and ``ttr30``, alternating on one module (default inference
-    method and CUDA graphs)."""
+    ``stage3`` the cases ``ttr{ttr}`` for each of ``stage3_ttrs``, alternating on one module
+    (default inference method and CUDA graphs)."""
     batch = {
         name: value.to(device)
         for name, value in random_training_batch(args.batch, SIZE, CLASSES).items()
@@ -226,6 +238,7 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
         network = {
             "backbone": "resnet101",
             "num_classes": CLASSES,
+            "output_stride": OUTPUT_STRIDE,
             "channels_last": "channels_last" in option,
             "compile_backbone": option == "compile",
         }
@@ -250,13 +263,41 @@ def train_steps(args, device, meter, case: str, option: str = "fp32") -> Record:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    ttrs = TTRS if case == "stage3" else (None,)
+    ttrs = stage3_ttrs if case == "stage3" else (None,)
     for ttr in warm_ups(device, ttrs, 1 if case == "stage3" else None):
         step(ttr)
     record = Record()
     for _ in range(args.reps):
         for ttr in ttrs:
             record.add("step" if ttr is None else f"ttr{ttr}", meter.run(step, ttr)[1])
+    return record
+
+
+def slide_labelmap(model: DISNet, image: torch.Tensor, steps: int) -> torch.Tensor:
+    """The labelmap of ``image`` under :data:`VOC_SLIDE`, each window refined by ``steps``
+    steps of iterative inference (default path) before the merge, as the evaluation takes it."""
+    with torch.no_grad():
+        views = predict_views(model, image, VOC_SLIDE, steps=steps, step_size=STEP_SIZE)
+    return views.labelmap(steps)
+
+
+def voc_shape(args, device, meter) -> Record:
+    """Cases ``train-stage1``, ``train-stage3/ttr{VOC_TTR}`` (batch :data:`VOC_BATCH`) and
+    ``slide/{tts}`` for each of :data:`VOC_TTS` (one :data:`VOC_IMAGE` image); each model is
+    freed before the next is built."""
+    args.batch = VOC_BATCH
+    record = Record()
+    stage1 = train_steps(args, device, meter, "stage1")
+    record.cases["train-stage1"] = stage1.cases["step"]
+    stage3 = train_steps(args, device, meter, "stage3", stage3_ttrs=(VOC_TTR,))
+    record.cases[f"train-stage3/ttr{VOC_TTR}"] = stage3.cases[f"ttr{VOC_TTR}"]
+    model = dis_net(device)
+    image = torch.randn(1, 3, *VOC_IMAGE, device=device)
+    for steps in warm_ups(device, VOC_TTS, 2):
+        slide_labelmap(model, image, steps)
+    for _ in range(args.reps):
+        for steps in VOC_TTS:
+            record.add(f"slide/{steps}", meter.run(slide_labelmap, model, image, steps)[1])
     return record
 
 
@@ -295,6 +336,8 @@ def main() -> None:
         record = deeplab_inference(args, device, meter)
     elif args.group.startswith("train-"):
         record = train_steps(args, device, meter, args.group.removeprefix("train-"))
+    elif args.group == "voc-shape":
+        record = voc_shape(args, device, meter)
     elif args.group == "options":
         record = options(args, device, meter)
     else:
