@@ -84,6 +84,20 @@ sweep: install $(STAGE2_CKPT)
 report: install
 	$(BIN)/dis-seg-report $(SWEEP_DIR)
 
+# `make compare` (docs/RESULTS.md): DIS against its baselines trained as long, on COMPARE_SEEDS
+# data seeds (a Hydra multirun of dis-seg-compare: COMPARE_ARGS=hydra/launcher=slurm on a
+# cluster), then the table with paired-bootstrap intervals and the plot in COMPARE_DIR.
+# COMPARE_TRAIN: overrides of every training run, as a list, e.g. COMPARE_TRAIN="[trainer=gpu]".
+COMPARE_SEEDS ?= 0,1,2
+COMPARE_DIR ?= outputs/compare
+COMPARE_ARGS ?=
+COMPARE_TRAIN ?=
+.PHONY: compare
+compare: install
+	$(BIN)/dis-seg-compare -m data_seed=$(COMPARE_SEEDS) arm=supervised,stage1,stage3 \
+		compare_dir=$(COMPARE_DIR) $(if $(COMPARE_TRAIN),'train=$(COMPARE_TRAIN)') $(COMPARE_ARGS)
+	$(BIN)/dis-seg-report --compare $(COMPARE_DIR)
+
 predict: install
 	$(BIN)/dis-seg-predict ckpt_path=$(CKPT) input_dir=$(INPUT_DIR) \
 		output_dir=$(PREDICT_DIR) $(if $(TTS),tts=$(TTS)) overlays=true tags_json=true $(ARGS)

@@ -11,7 +11,7 @@ from dis_seg import CONFIG_DIR
 from dis_seg.cli.check_data import main as check_data
 from dis_seg.data.coco import convert
 from dis_seg.data.partitions import partition_file
-from dis_seg.runs.checks import check_train_config
+from dis_seg.runs.schema import validate
 from tests.data.coco_fixture import write_coco
 from tests.data.conftest import EXTRA_TRAIN_AUG, PARTITION_SIZE
 
@@ -53,7 +53,7 @@ def test_make_train_voc_tags_1464_passes_the_checks_and_builds_mixed_batches(par
         "data.persistent_workers=false",
         "data.pin_memory=false",
     )
-    check_train_config(cfg)
+    validate(cfg, "train")
     module = instantiate(cfg.data, _convert_="all")
     module.setup("fit")
     assert (len(module.labelled_set), len(module.tag_only_set)) == (1464, EXTRA_TRAIN_AUG)

@@ -203,20 +203,25 @@ class DISDataModule(pl.LightningDataModule):
             kept, rest = split_by_fraction(len(labelled), hp.labelled_fraction, hp.seed)
         else:
             kept, rest = split_by_partition(labelled.ids, self.partition, labelled.list_file)
-        tag_only: list[Dataset] = []
-        if hp.idw_root:
-            tag_only.append(
-                self._idw(
-                    hp.idw_annotations,
-                    transform,
-                    hidden_labelmaps=hp.idw_hidden_labelmaps,
-                    clean_tags=hp.idw_clean_tags,
-                )
-            )
+        tag_only = self._idw_tag_only(transform)
         if rest and hp.tag_only_rest:
             noise = None if self.tag_noise.is_off else self.tag_noise
             tag_only.append(Transformed(HiddenLabelmaps(Subset(labelled, rest), noise), transform))
         return Subset(Transformed(labelled, transform), kept), tag_only
+
+    def _idw_tag_only(self, transform) -> list[Dataset]:
+        """The IDW tag-only images through ``transform`` (none without ``idw_root``)."""
+        hp = self.hparams
+        if not hp.idw_root:
+            return []
+        return [
+            self._idw(
+                hp.idw_annotations,
+                transform,
+                hidden_labelmaps=hp.idw_hidden_labelmaps,
+                clean_tags=hp.idw_clean_tags,
+            )
+        ]
 
     def _loader_kwargs(self, pad_multiple: int = 1) -> dict:
         workers = self.hparams.num_workers
@@ -300,7 +305,11 @@ class DISDataModule(pl.LightningDataModule):
         """The tag-only training images in order, without augmentation, with their noisy tags
         and, where the data has them, their clean tags and hidden labelmaps (the diagnostics of
         tag cleaning, :mod:`dis_seg.reports.diagnostics`)."""
-        _, tag_only = self._training_sets(eval_transform())
+        demoted = self.partition is not None or self.hparams.labelled_fraction < 1
+        if demoted:  # the rest of the training split joins IDW's: its VOC folder is read
+            _, tag_only = self._training_sets(eval_transform())
+        else:
+            tag_only = self._idw_tag_only(eval_transform())
         if not tag_only:
             raise DataError(
                 "no tag-only images: set idw_root to an IDW folder, or choose part of "

@@ -162,11 +162,19 @@ def check_diagnose_run(cfg: DictConfig) -> None:
     check_data_folders(cfg, sorted(set(roots)))
 
 
+def check_compare_run(cfg: DictConfig) -> None:
+    """What ``dis-seg-compare`` needs: the values, and a folder it may write. Each of its
+    ``dis-seg-train`` runs passes its own validation before it starts."""
+    validate(cfg, "compare")
+    check_writable(Path(cfg.compare_dir), "compare_dir")
+
+
 RUN_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "train": check_train_run,
     "evaluate": check_evaluate_run,
     "predict": check_predict_run,
     "diagnose": check_diagnose_run,
+    "compare": check_compare_run,
 }
 
 
@@ -199,8 +207,11 @@ def _sources(cfg: DictConfig, key: str) -> str:
         return node if isinstance(node, str) else ""
 
     keys: list[str] = []
-    for source in [key, *keys]:  # grows as it goes: the keys the keys are made of
-        keys += [k for k in INTERPOLATION.findall(value(source)) if k not in keys]
+    pending = [key]
+    while pending:  # the keys a value is made of, and the keys they are made of in turn
+        found = [k for k in INTERPOLATION.findall(value(pending.pop(0))) if k not in keys]
+        keys += found
+        pending += found
     variables = [v for k in [key, *keys] for v in ENVIRONMENT.findall(value(k))]
     if not keys and not variables:
         return ""

@@ -8,6 +8,7 @@ import torch
 from torchmetrics import SumMetric
 
 from dis_seg.inference import StepOptions, warn_if_stopped
+from dis_seg.inference.iterative import eval_mode
 from dis_seg.models.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.models.metrics import SegmentationMetric, TagAgreement
 from dis_seg.stages.base import DISModule
@@ -40,6 +41,9 @@ class Stage3Module(DISModule):
         step_options: how the steps are taken: the ``method``, ``cuda_graphs``, ``control``
             and ``compile_steps`` of an ``inference`` config group
             (:meth:`~dis_seg.inference.StepOptions.from_config`; default: its defaults).
+        pseudo_features: the features the pseudo labels start from: ``"eval"``, the backbone's
+            in eval mode (one more forward pass of the tag-only images, without gradients), or
+            ``"train"``, those of the training forward pass (BatchNorm batch statistics).
         recon_fit: what subnet-2 learns from (:data:`~dis_seg.stages.reconstruction.RECON_FITS`):
             ``"prediction"``, the network's labelmaps of all images (the paper); ``"truth"``,
             the ground-truth labelmaps of the labelled images; ``"both"``.
@@ -62,6 +66,7 @@ class Stage3Module(DISModule):
         tag_margin: float = 0.0,
         suppress_absent: bool = True,
         step_options: dict[str, Any] | None = None,
+        pseudo_features: str = "eval",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
         tag_weight: float = 1.0,
@@ -73,6 +78,7 @@ class Stage3Module(DISModule):
         self.tag_margin = tag_margin
         self.suppress_absent = suppress_absent
         self.step_options = StepOptions.from_config(step_options or {})
+        self.pseudo_features = pseudo_features
         self.recon_fit = recon_fit
         self.weights = {
             "seg_loss": seg_weight,
@@ -97,8 +103,7 @@ class Stage3Module(DISModule):
         if tag_only.any():
             pseudo = make_pseudo_labels(
                 self.model,
-                out.u1[tag_only].detach(),
-                out.v1[tag_only].detach(),
+                *self._pseudo_label_features(images[tag_only], out, tag_only),
                 images[tag_only],
                 tags[tag_only],
                 ttr=self.ttr,
@@ -124,6 +129,18 @@ class Stage3Module(DISModule):
         losses["loss"] = sum(self.weights[name] * value for name, value in losses.items())
         self.log_losses("train", losses, len(images))
         return losses["loss"]
+
+    def _pseudo_label_features(
+        self, images: torch.Tensor, out, tag_only: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u1, v1) of the tag-only images that their pseudo labels start from, detached: with
+        ``pseudo_features="eval"`` from the backbone in eval mode (no sample's features depend
+        on the others' through batch statistics, as at test time), with ``"train"`` those of
+        the training forward pass."""
+        if self.pseudo_features == "train":
+            return out.u1[tag_only].detach(), out.v1[tag_only].detach()
+        with torch.no_grad(), eval_mode([self.model.backbone]):
+            return self.model.encode(images)
 
     def _reconstruction_losses(self, batch: dict[str, Any], out) -> dict[str, torch.Tensor]:
         """``recon_loss`` of the predictions of all images and, unless subnet-2 fits the
