@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dis_seg.models import DISNet
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,8 +10,7 @@ from dis_seg.data import DISDataModule
 from dis_seg.data.random_batch import random_training_batch
 from dis_seg.runs.checkpoints import load_module
 from dis_seg.stages import DISModule
-from tests.numpy_metrics import numpy_miou
-from tests.trainers import quiet_trainer
+from tests.helpers import numpy_miou, quiet_trainer
 
 TTS, SCHEDULE = 3, (0, 2, 10)
 

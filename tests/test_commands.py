@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training_runs import ENV, REPO
+from tests.helpers import ENV, REPO
 
 COMMANDS = {entry.name: entry for entry in distribution("dis-seg").entry_points}
 CLI = REPO / "src" / "dis_seg" / "cli"

@@ -12,7 +12,7 @@ import torch
 from dis_seg.models.metrics import segmentation_scores
 from dis_seg.reports.compare import ROWS, Bootstrap, miou, report
 from dis_seg.runs.compare import arm_runs, run_command
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 EPOCHS = {"stage1": 4, "stage2": 1, "stage3": 3}
 

@@ -22,7 +22,7 @@ from dis_seg.runs.checks import (
 from dis_seg.runs.evaluation import evaluation_data
 from dis_seg.runs.preflight import check_data_folders
 from dis_seg.stages import DISModule
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def config(name, *overrides, hydra=False):

@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from dis_seg import CONFIG_DIR
-from tests.training_runs import REPO
+from tests.helpers import REPO
 
 ROW = re.compile(r"^\| (`[^|]*`) \| (`[^|]*) \|", re.MULTILINE)
 CODE = re.compile(r"`([^`]*)`")

@@ -14,8 +14,7 @@ from dis_seg.inference import StepControl, StepOptions, iterative_inference
 from dis_seg.inference.graphs import _CACHES
 from dis_seg.models import DISNet
 from dis_seg.stages import DISModule, Stage3Module
-from tests.test_fast_inference import assert_fast_matches_autograd
-from tests.trainers import quiet_trainer
+from tests.helpers import assert_fast_matches_autograd, quiet_trainer
 
 pytestmark = pytest.mark.cuda
 CUDA = torch.device("cuda")

@@ -23,7 +23,7 @@ from dis_seg.reports import dashboard
 from dis_seg.reports.dashboard import RunMetrics, build_workspace
 from dis_seg.runs.building import evaluation_callback
 from dis_seg.runs.checkpoints import load_module
-from tests.trainers import quiet_trainer
+from tests.helpers import quiet_trainer
 
 
 class RecordingRun:

@@ -1,6 +1,6 @@
 """Same seed, same metrics.json: training and testing are deterministic on CPU."""
 
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def test_same_seed_twice_gives_an_identical_stage3_metrics_json(pipeline, tmp_path):

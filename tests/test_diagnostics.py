@@ -17,7 +17,7 @@ from dis_seg.reports.diagnostics import (
     boundary_mask,
 )
 from dis_seg.reports.diagnostics.diagnose import cleaning_rule
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def test_boundary_band_holds_the_pixels_within_the_radius_of_a_class_edge():

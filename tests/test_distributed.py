@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 DDP = [
     "trainer=ddp",

@@ -5,7 +5,7 @@ from dis_seg.cli import evaluate
 from dis_seg.runs.checkpoints import read_checkpoint
 from dis_seg.runs.results import result_lines
 from dis_seg.stages.base import checkpoint_record
-from tests.training_runs import refused_run, run_entry_point, tiny_overrides
+from tests.helpers import refused_run, run_entry_point, tiny_overrides
 
 
 def test_evaluate_reproduces_the_stage3_test_metrics_of_its_checkpoint(pipeline, tmp_path):

@@ -15,13 +15,10 @@ from dis_seg.inference import StepOptions, iterative_inference, supports_fast_in
 from dis_seg.inference.fast import fast_operators
 from dis_seg.models import DISNet
 from dis_seg.stages.optim import OptimizerConfig, build_optimizer
+from tests.helpers import COMPARED, TAGS, assert_fast_matches_autograd, both_methods
 
 # Per step count, a step size that changes a large share of the argmax labelmap.
 STEP_SIZES = {1: 5e4, 10: 1e4, 30: 3e3}
-# Largest |fast − autograd| allowed, relative to the largest |autograd| value.
-TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
-COMPARED = ("u1", "v1", "u3", "v3", "z3", "energy")
-TAGS = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0.0]])
 
 
 @functools.cache
@@ -44,23 +41,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def both_methods(model, u1, v1, images, **kwargs):
-    return [
-        iterative_inference(model, u1, v1, images, options=StepOptions(method=method), **kwargs)
-        for method in ("fast", "autograd")
-    ]
-
-
-def assert_fast_matches_autograd(fast, reference, names=COMPARED):
-    tolerance = TOLERANCE[reference.u3.dtype]
-    pairs = [(name, getattr(fast, name), getattr(reference, name)) for name in names]
-    pairs += [(f"u3 after {t} steps", fast.u3_at[t], u3) for t, u3 in reference.u3_at.items()]
-    assert fast.u3_at.keys() == reference.u3_at.keys()
-    for name, ours, theirs in pairs:
-        error = ((ours - theirs).abs().max() / theirs.abs().max()).item()
-        assert error < tolerance, f"{name}: relative difference {error:.1e}"
 
 
 @pytest.mark.parametrize("batch", [1, 3])

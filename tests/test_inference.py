@@ -6,7 +6,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from dis_seg.inference import StepOptions, iterative_inference, predict
 from dis_seg.inference.descent import StepControl
 from dis_seg.models import upsample_logits
-from tests.test_fast_inference import assert_fast_matches_autograd
+from tests.helpers import assert_fast_matches_autograd
 
 # Operators that hand a tensor value to the host (``.item()``, ``bool(tensor)``, ``nonzero``):
 # on a GPU each one waits for every kernel queued before it.

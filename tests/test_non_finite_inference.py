@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 from dis_seg.callbacks import IterativeInferenceCallback
 from dis_seg.data.random_batch import random_training_batch
 from dis_seg.stages import DISModule, Stage3Module
-from tests.trainers import quiet_trainer
+from tests.helpers import quiet_trainer
 
 
 def validate(batches: list[torch.Tensor], step_size: float) -> dict:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dis_seg import PROJECT_ROOT
-from tests.training_runs import ENV, REPO
+from tests.helpers import ENV, REPO
 
 COMPOSE = """
 import json, sys

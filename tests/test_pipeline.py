@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dis_seg.cli import pipeline
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def test_the_stages_train_as_one_multirun_into_the_folders_of_single_runs(tmp_path):

@@ -19,8 +19,7 @@ from dis_seg.errors import ConfigError
 from dis_seg.runs.checkpoints import load_module
 from dis_seg.runs.predict_folder import predict_folder, predict_image
 from dis_seg.runs.predict_manifest import written_files
-from tests.numpy_metrics import numpy_miou
-from tests.training_runs import refused_run, run_entry_point, start_entry_point
+from tests.helpers import numpy_miou, refused_run, run_entry_point, start_entry_point
 
 TTS = 2  # the pipeline's stage-3 test tts
 

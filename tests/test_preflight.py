@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from dis_seg.cli import evaluate, predict, train
-from tests.training_runs import refused_run, tiny_overrides
+from tests.helpers import refused_run, tiny_overrides
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from PIL import Image
 
 from dis_seg.cli.report import main
 from dis_seg.reports.sweep import report
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def write_job(path, idw=None, **metrics):

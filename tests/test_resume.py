@@ -22,8 +22,7 @@ from dis_seg import CONFIG_DIR
 from dis_seg.errors import PipelineError
 from dis_seg.runs.checkpoints import AtomicCheckpointIO
 from dis_seg.runs.pipeline import check_resumable, stage_folders
-from tests.trainers import quiet_trainer
-from tests.training_runs import run_entry_point, start_entry_point, tiny_overrides
+from tests.helpers import quiet_trainer, run_entry_point, start_entry_point, tiny_overrides
 
 STAGE1 = "outputs/synthetic/stage1"
 

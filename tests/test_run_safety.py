@@ -7,7 +7,7 @@ import os
 import pytest
 
 from dis_seg.cli import evaluate, train
-from tests.training_runs import refused_run, run_entry_point, tiny_overrides
+from tests.helpers import refused_run, run_entry_point, tiny_overrides
 
 
 def folder_state(folder) -> dict:

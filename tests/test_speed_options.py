@@ -14,8 +14,7 @@ from dis_seg.data.random_batch import random_training_batch
 from dis_seg.inference import StepOptions, iterative_inference
 from dis_seg.models import DISNet
 from dis_seg.stages import Stage3Module
-from tests.test_fast_inference import TAGS, assert_fast_matches_autograd, both_methods
-from tests.trainers import quiet_trainer
+from tests.helpers import TAGS, assert_fast_matches_autograd, both_methods, quiet_trainer
 
 TINY = {"backbone": "resnet18", "num_classes": 5}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dis_seg.runs.sweeps import sweep_checkpoints
-from tests.training_runs import ENV, REPO, tiny_overrides
+from tests.helpers import ENV, REPO, tiny_overrides
 
 
 def test_sweep_checkpoint_follows_the_seed_and_not_overrides_outside_the_job_folder_name():

@@ -7,7 +7,7 @@ import torch
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
-from tests.training_runs import run_entry_point, tiny_overrides
+from tests.helpers import run_entry_point, tiny_overrides
 
 
 def network_state(checkpoint_path):

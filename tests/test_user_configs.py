@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from dis_seg import CONFIG_DIR, PROJECT_ROOT
-from tests.user_configs import write_user_configs
+from tests.helpers import write_user_configs
 
 
 def compose_with_user_folder(folder: Path, *overrides: str) -> DictConfig:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.training_runs import run_entry_point
+from tests.helpers import run_entry_point
 
 IDS = {"train_aug": ["2007_000032", "2007_000033", "2007_000039", "2007_000042"]}
 IDS["val"] = ["2007_000061"]

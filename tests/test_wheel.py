@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.training_runs import ENV, REPO
-from tests.user_configs import write_user_configs
+from tests.helpers import ENV, REPO, write_user_configs
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "conf" / "experiment").glob("*.yaml"))
 INSTALLED = """

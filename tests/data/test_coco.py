@@ -11,7 +11,7 @@ from dis_seg.data import VOC_CLASSES, IDWTags
 from dis_seg.data.coco import COCO_TO_VOC, convert
 from dis_seg.errors import DataError
 from tests.data.coco_fixture import IMAGES, coco_files, file_name, write_coco
-from tests.training_runs import ENV, REPO
+from tests.helpers import ENV, REPO
 
 # The measured noise of the fixture's caption tags, as docs/DATA.md reports it.
 FIXTURE_NOISE = (

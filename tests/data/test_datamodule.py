@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 
 from dis_seg.data import VOC_CLASSES, DISDataModule
 from dis_seg.errors import DataError
-from tests.trainers import quiet_trainer
+from tests.helpers import quiet_trainer
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
