@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dis_seg.models import DISNet
-from tests.helpers import run_entry_point, tiny_overrides
+from tests.helpers import compose_config, run_entry_point, tiny_overrides
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,6 +15,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def compose():
+    """``compose(app, *overrides, hydra=False)``: the config of the Hydra app ``app``
+    (``train``, ``evaluate``, ...; None: only what the overrides add) as its entry point
+    composes it, with its ``hydra`` node when ``hydra`` (:func:`tests.helpers.compose_config`)."""
+    return compose_config
 
 
 @pytest.fixture

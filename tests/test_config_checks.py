@@ -6,12 +6,10 @@ import re
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from dis_seg import CONFIG_DIR
 from dis_seg.errors import ConfigError
 from dis_seg.inference import StepControl, StepOptions
 from dis_seg.runs.building import evaluation_callback
@@ -25,16 +23,11 @@ from dis_seg.stages import DISModule
 from tests.helpers import run_entry_point, tiny_overrides
 
 
-def config(name, *overrides, hydra=False):
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose(name, list(overrides), return_hydra_config=hydra)
-
-
 def test_missing_data_folder_is_named_with_the_keys_and_variables_that_set_it(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, compose
 ):
     monkeypatch.delenv("VOC_ROOT", raising=False)
-    cfg = config("evaluate", "ckpt_path=x.ckpt", "data=voc", f"paths.data_dir={tmp_path}")
+    cfg = compose("evaluate", "ckpt_path=x.ckpt", "data=voc", f"paths.data_dir={tmp_path}")
     message = (
         f"data.voc_root: {tmp_path}/VOCdevkit/VOC2012 does not exist (set from paths.voc_root "
         "or paths.data_dir or the environment variable VOC_ROOT); expected the folder of a data "
@@ -80,9 +73,9 @@ def test_spawned_ddp_is_refused():
 
 
 @pytest.fixture
-def multirun():
+def multirun(compose):
     """Hydra's config as a job of a local multirun sees it."""
-    cfg = config("train", hydra=True)
+    cfg = compose("train", hydra=True)
     cfg.hydra.mode = RunMode.MULTIRUN
     HydraConfig.instance().set_config(cfg)
     yield
@@ -95,23 +88,23 @@ def test_ddp_that_relaunches_the_command_line_is_refused_in_a_local_multirun(mul
         check_trainer(OmegaConf.create({"trainer": {}}), trainer)
 
 
-def test_the_data_pads_to_the_output_stride_of_the_network_it_feeds():
-    assert config("train", "model.output_stride=16").data.output_stride == 16
-    evaluation = config("evaluate", "ckpt_path=x.ckpt")
+def test_the_data_pads_to_the_output_stride_of_the_network_it_feeds(compose):
+    assert compose("train", "model.output_stride=16").data.output_stride == 16
+    evaluation = compose("evaluate", "ckpt_path=x.ckpt")
     network = DISModule(model={"backbone": "resnet18", "num_classes": 21, "output_stride": 16})
     assert evaluation_data(evaluation, network).hparams.output_stride == 16
 
 
-def test_evaluation_never_generates_data():
-    evaluation = config("evaluate", "ckpt_path=x.ckpt")
+def test_evaluation_never_generates_data(compose):
+    evaluation = compose("evaluate", "ckpt_path=x.ckpt")
     assert evaluation.data.generate_if_missing
     network = DISModule(model={"backbone": "resnet18", "num_classes": 21})
     assert not evaluation_data(evaluation, network).hparams.generate_if_missing
 
 
 @pytest.mark.parametrize("name", ["train", "evaluate"])
-def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name):
-    cfg = config(name, "inference.control.monotone=true", "inference.compile_steps=true")
+def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name, compose):
+    cfg = compose(name, "inference.control.monotone=true", "inference.compile_steps=true")
     callback = evaluation_callback(cfg, 10, 2.0)
     assert callback.options == StepOptions(
         method=cfg.inference.method, control=StepControl(monotone=True), compile_steps=True

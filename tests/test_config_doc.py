@@ -4,10 +4,8 @@ import re
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from dis_seg import CONFIG_DIR
 from tests.helpers import REPO
 
 ROW = re.compile(r"^\| (`[^|]*`) \| (`[^|]*) \|", re.MULTILINE)
@@ -31,11 +29,6 @@ def documented_defaults(section: str) -> list[tuple[str, str, str | None]]:
     return rows
 
 
-def composed(config_name: str, *overrides: str):
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose(config_name, list(overrides), return_hydra_config=True)
-
-
 def value_of(cfg, key: str):
     """A key's value, or the chosen option of a config group."""
     if key in cfg.hydra.runtime.choices:
@@ -51,10 +44,15 @@ def value_of(cfg, key: str):
         ("Prediction", "predict", ("ckpt_path=x", "input_dir=x", "output_dir=x")),
     ],
 )
-def test_documented_defaults_are_those_of_the_composed_config(section, config_name, required):
+def test_documented_defaults_are_those_of_the_composed_config(
+    section, config_name, required, compose
+):
     rows = documented_defaults(section)
     assert len(rows) >= 8
     for key, default, experiment in rows:
         overrides = [*required, *([f"experiment={experiment}"] if experiment else [])]
         expected = yaml.safe_load(default)
-        assert value_of(composed(config_name, *overrides), key) == expected, (key, experiment)
+        assert value_of(compose(config_name, *overrides, hydra=True), key) == expected, (
+            key,
+            experiment,
+        )

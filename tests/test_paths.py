@@ -1,7 +1,6 @@
 """Data and outputs live under the project root whatever the working directory, unless
 ``PROJECT_ROOT`` or ``paths.*`` say otherwise."""
 
-import json
 import shutil
 import subprocess
 import sys
@@ -11,31 +10,29 @@ import pytest
 import yaml
 
 from dis_seg import PROJECT_ROOT
-from tests.helpers import ENV, REPO
-
-COMPOSE = """
-import json, sys
-from hydra import compose, initialize_config_dir
-from dis_seg import CONFIG_DIR
-with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-    cfg = compose(sys.argv[1], sys.argv[2:], return_hydra_config=True)
-paths = {"data_dir": cfg.paths.data_dir, "output_root": cfg.paths.output_root}
-print(json.dumps({**paths, "run_dir": cfg.hydra.run.dir}))
-"""
+from tests.helpers import CHECKOUT_ENV, ENV, REPO
 
 
-def composed_paths(cwd: Path, config: str, *overrides: str, env: dict | None = None) -> dict:
-    """``paths.data_dir``, ``paths.output_root`` and ``hydra.run.dir`` of ``config`` composed
-    by ``hydra.compose`` in a Python process started in ``cwd``."""
-    result = subprocess.run(
-        [sys.executable, "-c", COMPOSE, config, *overrides],
-        cwd=cwd,
-        env={**ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {key: Path(value) for key, value in json.loads(result.stdout).items()}
+@pytest.fixture
+def composed_paths(compose, monkeypatch):
+    """``composed_paths(cwd, config, *overrides, env=None)``: ``paths.data_dir``,
+    ``paths.output_root`` and ``hydra.run.dir`` of ``config`` composed in the working directory
+    ``cwd``, with no environment variable of ``conf/paths`` set but those of ``env``."""
+
+    def paths(cwd: Path, config: str, *overrides: str, env: dict | None = None) -> dict:
+        monkeypatch.chdir(cwd)
+        for name in ("PROJECT_ROOT", "DIS_DATA_DIR", "DIS_OUTPUT_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        cfg = compose(config, *overrides, hydra=True)
+        return {
+            "data_dir": Path(cfg.paths.data_dir),
+            "output_root": Path(cfg.paths.output_root),
+            "run_dir": Path(cfg.hydra.run.dir),
+        }
+
+    return paths
 
 
 def test_project_root_is_the_folder_of_conf_and_pyproject():
@@ -48,7 +45,7 @@ def test_project_root_is_the_folder_of_conf_and_pyproject():
     ("config", "overrides"), [("train", []), ("evaluate", ["ckpt_path=x.ckpt"])]
 )
 def test_compose_from_another_folder_puts_data_and_outputs_under_the_project_root(
-    tmp_path, config, overrides
+    tmp_path, config, overrides, composed_paths
 ):
     paths = composed_paths(tmp_path, config, *overrides)
     assert paths["data_dir"] == PROJECT_ROOT / "data"
@@ -56,6 +53,7 @@ def test_compose_from_another_folder_puts_data_and_outputs_under_the_project_roo
     assert paths["run_dir"].is_relative_to(PROJECT_ROOT / "outputs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [["dis_seg.cli.train"], ["dis_seg.cli.evaluate", "ckpt_path=x.ckpt"]],
@@ -65,7 +63,7 @@ def test_entry_points_started_in_another_folder_use_paths_under_the_project_root
     result = subprocess.run(
         [sys.executable, "-m", *command, "--cfg", "job", "--resolve", "--package", "paths"],
         cwd=tmp_path,
-        env=ENV,
+        env=CHECKOUT_ENV,
         capture_output=True,
         text=True,
         check=True,
@@ -76,7 +74,7 @@ def test_entry_points_started_in_another_folder_use_paths_under_the_project_root
     assert Path(paths["output_root"]) == PROJECT_ROOT / "outputs"
 
 
-def test_project_root_environment_variable_moves_data_and_outputs(tmp_path):
+def test_project_root_environment_variable_moves_data_and_outputs(tmp_path, composed_paths):
     root = tmp_path / "elsewhere"
     paths = composed_paths(tmp_path, "train", env={"PROJECT_ROOT": str(root)})
     assert paths["data_dir"] == root / "data"
@@ -84,7 +82,7 @@ def test_project_root_environment_variable_moves_data_and_outputs(tmp_path):
     assert paths["run_dir"] == root / "outputs" / "synthetic" / "stage1"
 
 
-def test_paths_overrides_move_data_and_outputs(tmp_path):
+def test_paths_overrides_move_data_and_outputs(tmp_path, composed_paths):
     root = tmp_path / "elsewhere"
     paths = composed_paths(tmp_path, "train", f"paths.root_dir={root}")
     assert (paths["data_dir"], paths["output_root"]) == (root / "data", root / "outputs")

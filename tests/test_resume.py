@@ -13,12 +13,10 @@ from dataclasses import dataclass
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from dis_seg import CONFIG_DIR
 from dis_seg.errors import PipelineError
 from dis_seg.runs.checkpoints import AtomicCheckpointIO
 from dis_seg.runs.pipeline import check_resumable, stage_folders
@@ -157,13 +155,12 @@ def fit_stage1(cfg, checkpoints, ckpt_path=None) -> list[list[str]]:
 
 
 @pytest.fixture(scope="module", params=[0, 2], ids=["no_workers", "two_workers"])
-def uninterrupted(request, tmp_path_factory):
+def uninterrupted(request, tmp_path_factory, compose):
     """(config, checkpoint folder, batch ids) of a stage-1 training on 8 labelled images,
     loading data in the main process or in 2 persistent workers."""
     root = tmp_path_factory.mktemp("uninterrupted")
     workers = [f"data.num_workers={request.param}", f"data.persistent_workers={request.param > 0}"]
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", [*tiny_overrides(root), *workers, "stage=1"])
+    cfg = compose("train", *tiny_overrides(root), *workers, "stage=1")
     return cfg, root / "checkpoints", fit_stage1(cfg, root / "checkpoints")
 
 

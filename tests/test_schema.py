@@ -4,9 +4,7 @@ unknown key fails with one line naming the key and what was expected."""
 import re
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from dis_seg import CONFIG_DIR
 from dis_seg.errors import ConfigError
 from dis_seg.runs.schema import validate
 
@@ -15,32 +13,39 @@ REQUIRED = {"train": (), "evaluate": ("ckpt_path=x.ckpt",), "diagnose": ("ckpt_p
 REQUIRED["predict"] = PREDICT
 
 
-def composed(app: str, *overrides: str):
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose(app, [*REQUIRED[app], *overrides])
+@pytest.fixture
+def composed(compose):
+    """``composed(app, *overrides)``: the app's config with the keys it requires set."""
+    return lambda app, *overrides: compose(app, *REQUIRED[app], *overrides)
 
 
-def refusal(app: str, *overrides: str) -> str:
-    with pytest.raises(ConfigError) as refused:
-        validate(composed(app, *overrides), app)
-    return str(refused.value)
+@pytest.fixture
+def refusal(composed):
+    """``refusal(app, *overrides)``: the message of the schema's refusal of that config."""
+
+    def message(app: str, *overrides: str) -> str:
+        with pytest.raises(ConfigError) as error:
+            validate(composed(app, *overrides), app)
+        return str(error.value)
+
+    return message
 
 
 @pytest.mark.parametrize("experiment", ["synthetic", "voc", "voc_idw"])
 @pytest.mark.parametrize("stage", [1, 2, 3])
-def test_every_shipped_experiment_and_stage_passes_the_schema(experiment, stage):
+def test_every_shipped_experiment_and_stage_passes_the_schema(experiment, stage, composed):
     validate(composed("train", f"experiment={experiment}", f"stage={stage}"), "train")
 
 
 @pytest.mark.parametrize(
     "app, debug", [("train", "tiny"), ("evaluate", "tiny"), ("train", "walkthrough")]
 )
-def test_the_debug_configs_pass_the_schema_of_the_apps_they_serve(app, debug):
+def test_the_debug_configs_pass_the_schema_of_the_apps_they_serve(app, debug, composed):
     validate(composed(app, f"debug={debug}"), app)
 
 
 @pytest.mark.parametrize("app", ["evaluate", "predict", "diagnose"])
-def test_the_other_shipped_apps_pass_the_schema(app):
+def test_the_other_shipped_apps_pass_the_schema(app, composed):
     validate(composed(app), app)
 
 
@@ -95,7 +100,7 @@ def test_the_other_shipped_apps_pass_the_schema(app):
         ("data.partition=92 data.labelled_fraction=0.5", "data.partition: 92 and data.labelled"),
     ],
 )
-def test_a_bad_training_value_fails_in_one_line_naming_the_key(override, message):
+def test_a_bad_training_value_fails_in_one_line_naming_the_key(override, message, refusal):
     assert refusal("train", *override.split()).startswith(message)
 
 
@@ -119,15 +124,17 @@ def test_a_bad_training_value_fails_in_one_line_naming_the_key(override, message
         ("diagnose", "suppress_absent=2", "suppress_absent: expected true or false, got 2"),
     ],
 )
-def test_a_bad_value_of_the_other_apps_fails_in_one_line_naming_the_key(app, override, message):
+def test_a_bad_value_of_the_other_apps_fails_in_one_line_naming_the_key(
+    app, override, message, refusal
+):
     assert refusal(app, override).startswith(message)
 
 
-def test_predict_and_diagnose_judge_a_device_by_one_rule():
+def test_predict_and_diagnose_judge_a_device_by_one_rule(refusal):
     messages = {app: refusal(app, "device=cuda:1") for app in ("predict", "diagnose")}
     assert messages["predict"] == messages["diagnose"]
 
 
-def test_an_interpolation_that_cannot_be_resolved_is_named():
+def test_an_interpolation_that_cannot_be_resolved_is_named(refusal):
     message = refusal("train", "data.crop_size=${nowhere}")
     assert re.match(r"data\.crop_size: cannot be resolved \(", message)

@@ -5,21 +5,18 @@ with one through ``--config-dir``)."""
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from dis_seg import CONFIG_DIR, PROJECT_ROOT
+from dis_seg import PROJECT_ROOT
 from tests.helpers import write_user_configs
 
 
-def compose_with_user_folder(folder: Path, *overrides: str) -> DictConfig:
-    """``conf/train.yaml`` composed with ``folder`` on the config search path."""
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose(
-            "train",
-            [f"hydra.searchpath=[file://{folder}]", *overrides],
-            return_hydra_config=True,
-        )
+@pytest.fixture
+def compose_with_user_folder(compose):
+    """``compose_with_user_folder(folder, *overrides)``: ``conf/train.yaml`` composed with
+    ``folder`` on the config search path."""
+    return lambda folder, *overrides: compose(
+        "train", f"hydra.searchpath=[file://{folder}]", *overrides, hydra=True
+    )
 
 
 @pytest.fixture
@@ -27,7 +24,9 @@ def user_folder(tmp_path) -> Path:
     return write_user_configs(tmp_path / "my_conf", data_dir=tmp_path / "shared" / "data")
 
 
-def test_user_experiment_data_and_paths_compose_over_the_package_configs(user_folder, tmp_path):
+def test_user_experiment_data_and_paths_compose_over_the_package_configs(
+    user_folder, tmp_path, compose_with_user_folder
+):
     cfg = compose_with_user_folder(user_folder, "experiment=my_synthetic", "paths=my_cluster")
     assert cfg.run_name == "my_synthetic"
     assert cfg.data.colour_jitter == 0.1
@@ -37,12 +36,14 @@ def test_user_experiment_data_and_paths_compose_over_the_package_configs(user_fo
     assert cfg.hydra.run.dir == f"{PROJECT_ROOT}/outputs/my_synthetic/stage1"
 
 
-def test_user_launcher_is_selectable_as_hydra_launcher(user_folder):
+def test_user_launcher_is_selectable_as_hydra_launcher(user_folder, compose_with_user_folder):
     cfg = compose_with_user_folder(user_folder, "hydra/launcher=my_launcher")
     assert cfg.hydra.launcher._target_.endswith("BasicLauncher")
 
 
-def test_package_configs_come_first_so_a_user_file_of_the_same_name_is_not_used(user_folder):
+def test_package_configs_come_first_so_a_user_file_of_the_same_name_is_not_used(
+    user_folder, compose_with_user_folder
+):
     (user_folder / "experiment" / "voc.yaml").write_text("# @package _global_\nseed: 123\n")
     cfg = compose_with_user_folder(user_folder, "experiment=voc")
     assert cfg.run_name == "voc" and cfg.seed == 0

@@ -4,14 +4,11 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from dis_seg.data import VOC_CLASSES, DISDataModule
 from dis_seg.errors import DataError
 from tests.helpers import quiet_trainer
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def datamodule(root: Path, **kwargs) -> DISDataModule:
@@ -183,13 +180,12 @@ def test_prepare_data_generates_the_synthetic_set_when_missing(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["synthetic", "voc", "voc_idw", "voc_tags", "voc_coco"])
-def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch):
+def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch, compose):
     monkeypatch.setenv("DIS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("VOC_ROOT", raising=False)
     monkeypatch.delenv("IDW_ROOT", raising=False)
     monkeypatch.delenv("COCO_ROOT", raising=False)
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(overrides=[f"+data={name}", "+paths=default", "+model=resnet18"])
+    cfg = compose(None, f"+data={name}", "+paths=default", "+model=resnet18")
     module = instantiate(cfg.data)
     assert isinstance(module, DISDataModule)
     assert module.num_classes == 21
@@ -198,11 +194,10 @@ def test_hydra_data_configs_instantiate_a_datamodule(name, tmp_path, monkeypatch
     assert (module.hparams.idw_root is None) == (name in ("voc", "voc_tags"))
 
 
-def test_voc_and_idw_roots_follow_environment_variables(tmp_path, monkeypatch):
+def test_voc_and_idw_roots_follow_environment_variables(monkeypatch, compose):
     monkeypatch.setenv("VOC_ROOT", "/datasets/VOC2012")
     monkeypatch.setenv("IDW_ROOT", "/datasets/IDW")
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(overrides=["+data=voc_idw", "+paths=default"])
+    cfg = compose(None, "+data=voc_idw", "+paths=default")
     assert (cfg.data.voc_root, cfg.data.idw_root) == ("/datasets/VOC2012", "/datasets/IDW")
 
 

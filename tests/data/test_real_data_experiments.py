@@ -4,10 +4,8 @@ build and the data check they pass, on the VOC folder with the shipped partition
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from dis_seg import CONFIG_DIR
 from dis_seg.cli.check_data import main as check_data
 from dis_seg.data.coco import convert
 from dis_seg.data.partitions import partition_file
@@ -16,13 +14,8 @@ from tests.data.coco_fixture import write_coco
 from tests.data.conftest import EXTRA_TRAIN_AUG, PARTITION_SIZE
 
 
-def train_config(*overrides: str):
-    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return compose("train", list(overrides))
-
-
-def test_voc_tags_labels_partition_1464_and_serves_the_rest_of_train_aug_by_tags():
-    cfg = train_config("experiment=voc_tags")
+def test_voc_tags_labels_partition_1464_and_serves_the_rest_of_train_aug_by_tags(compose):
+    cfg = compose("train", "experiment=voc_tags")
     data = cfg.data
     assert (data.partition, data.train_split, data.tag_only_rest) == (1464, "train_aug", True)
     assert data.idw_root is None and data.labelled_per_batch == 5 and data.batch_size == 10
@@ -30,21 +23,24 @@ def test_voc_tags_labels_partition_1464_and_serves_the_rest_of_train_aug_by_tags
     assert (cfg.run_name, cfg.model.backbone) == ("voc_tags", "resnet101")
 
 
-def test_voc_coco_mixes_partition_1464_with_the_coco_folder(monkeypatch):
+def test_voc_coco_mixes_partition_1464_with_the_coco_folder(monkeypatch, compose):
     monkeypatch.setenv("COCO_ROOT", "/datasets/COCO-IDW")
-    data = train_config("experiment=voc_coco").data
+    data = compose("train", "experiment=voc_coco").data
     assert (data.partition, data.train_split, data.tag_only_rest) == (1464, "train_aug", False)
     assert (data.idw_root, data.idw_clean_tags) == ("/datasets/COCO-IDW", "clean_tags.jsonl")
 
 
-def test_coco_root_defaults_to_coco_idw_under_the_data_folder(monkeypatch, tmp_path):
+def test_coco_root_defaults_to_coco_idw_under_the_data_folder(monkeypatch, tmp_path, compose):
     monkeypatch.delenv("COCO_ROOT", raising=False)
     monkeypatch.setenv("DIS_DATA_DIR", str(tmp_path))
-    assert train_config("experiment=voc_coco").data.idw_root == f"{tmp_path}/COCO-IDW"
+    assert compose("train", "experiment=voc_coco").data.idw_root == f"{tmp_path}/COCO-IDW"
 
 
-def test_make_train_voc_tags_1464_passes_the_checks_and_builds_mixed_batches(partition_voc_root):
-    cfg = train_config(
+def test_make_train_voc_tags_1464_passes_the_checks_and_builds_mixed_batches(
+    partition_voc_root, compose
+):
+    cfg = compose(
+        "train",
         "experiment=voc_tags",
         "data.partition=1464",
         f"paths.voc_root='{partition_voc_root}'",
@@ -116,8 +112,11 @@ def coco_idw(tmp_path) -> Path:
     return out
 
 
-def test_voc_coco_batches_mix_the_partition_with_the_coco_images(partition_voc_root, coco_idw):
-    cfg = train_config(
+def test_voc_coco_batches_mix_the_partition_with_the_coco_images(
+    partition_voc_root, coco_idw, compose
+):
+    cfg = compose(
+        "train",
         "experiment=voc_coco",
         f"paths.voc_root='{partition_voc_root}'",
         f"paths.coco_root='{coco_idw}'",
