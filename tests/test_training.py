@@ -4,10 +4,11 @@ import json
 import pytest
 import torch
 
+from dis_seg.cli import train
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
-from tests.helpers import run_entry_point, tiny_overrides
+from tests.helpers import refused_run, run_entry_point, tiny_overrides
 
 
 def network_state(checkpoint_path):
@@ -64,13 +65,14 @@ def test_stage3_starts_from_stage2_and_trains_all_four_components(pipeline):
         assert any(not torch.equal(stage2[key], stage3[key]) for key in keys), part
 
 
-def test_missing_stage_checkpoint_error_says_which_make_target_to_run(tmp_path):
-    result = run_entry_point(
-        "dis_seg.cli.train", "stage=3", "logger=none", *tiny_overrides(tmp_path), check=False
-    )
-    assert result.returncode != 0
-    assert "stage2/checkpoints/last.ckpt does not exist" in result.stderr
-    assert "make train-stage2" in result.stderr
+def test_missing_stage_checkpoint_error_says_which_make_target_to_run(
+    tmp_path, monkeypatch, capsys
+):
+    arguments = ["stage=3", "logger=none", *tiny_overrides(tmp_path)]
+    assert refused_run(train, arguments, monkeypatch) == 2
+    error = capsys.readouterr().err
+    assert "stage2/checkpoints/last.ckpt does not exist" in error
+    assert "make train-stage2" in error
 
 
 def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline, tmp_path):
@@ -137,18 +139,23 @@ def test_ttr_steps_change_the_pseudo_labels_of_ttr_zero(tagged_batch):
     assert (refined.labelmap != plain.labelmap).float().mean() > 0.05
 
 
-def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags():
-    torch.manual_seed(0)
-    model = DISNet("resnet18", num_classes=5)
-    images = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        u1, v1 = model.encode(images)
-    pseudo = make_pseudo_labels(
-        model, u1, v1, images, torch.ones(2, 5), ttr=2, step_size=10.0, tag_threshold=0.5
-    )
-    for labelmap, tags in zip(pseudo.labelmap, pseudo.tags, strict=True):
-        assert tags[0] == 1
-        assert set(labelmap.unique().tolist()) <= set(tags.nonzero().flatten().tolist())
+def in_tags(labelmap: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+    """B×H×W bool: whether each pixel's class (B×H×W) is among its sample's tags (B×C)."""
+    return tags.bool().gather(1, labelmap.flatten(1)).view_as(labelmap)
+
+
+def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags(tagged_batch):
+    model, images, tags, u1, v1 = tagged_batch
+    common = {"ttr": 2, "step_size": 10.0, "tag_threshold": 0.5}
+    pseudo = make_pseudo_labels(model, u1, v1, images, tags, **common)
+    free = make_pseudo_labels(model, u1, v1, images, tags, suppress_absent=False, **common)
+    assert torch.equal(pseudo.tags, free.tags) and (pseudo.tags[:, 0] == 1).all()
+    for name in ("labelmap", "initial_labelmap"):
+        suppressed, unsuppressed = getattr(pseudo, name), getattr(free, name)
+        kept = in_tags(unsuppressed, pseudo.tags)
+        assert not kept.all(), f"{name}: unsuppressed, some pixels take classes not tagged"
+        assert in_tags(suppressed, pseudo.tags).all(), name
+        assert torch.equal(suppressed[kept], unsuppressed[kept]), name
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
