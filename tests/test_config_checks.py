@@ -2,6 +2,7 @@
 data folders, checkpoints, the trainer; and the evaluation a config describes."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import pytorch_lightning as pl
@@ -9,9 +10,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
+from dis_seg.callbacks import evaluation as evaluation_callback_module
+from dis_seg.cli import train
+from dis_seg.data.random_batch import random_training_batch
 from dis_seg.errors import ConfigError
-from dis_seg.inference import StepControl, StepOptions
+from dis_seg.inference import protocols
 from dis_seg.runs.building import evaluation_callback
 from dis_seg.runs.checkpoints import check_num_classes, read_checkpoint
 from dis_seg.runs.checks import (
@@ -20,7 +25,7 @@ from dis_seg.runs.checks import (
 from dis_seg.runs.evaluation import evaluation_data
 from dis_seg.runs.preflight import check_data_folders
 from dis_seg.stages import DISModule
-from tests.helpers import run_entry_point, tiny_overrides
+from tests.helpers import quiet_trainer, refused_run, tiny_overrides
 
 
 def test_missing_data_folder_is_named_with_the_keys_and_variables_that_set_it(
@@ -37,10 +42,9 @@ def test_missing_data_folder_is_named_with_the_keys_and_variables_that_set_it(
         check_data_folders(cfg, ["data.voc_root"])
 
 
-def test_train_refuses_a_bad_value_before_generating_data(tmp_path):
-    result = run_entry_point("dis_seg.cli.train", *tiny_overrides(tmp_path), "ttr=-3", check=False)
-    assert result.returncode != 0
-    assert "ttr: expected an integer ≥ 0, got -3" in result.stderr
+def test_train_refuses_a_bad_value_before_generating_data(tmp_path, monkeypatch, capsys):
+    assert refused_run(train, [*tiny_overrides(tmp_path), "ttr=-3"], monkeypatch) == 2
+    assert "ttr: expected an integer ≥ 0, got -3" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
 
 
@@ -102,10 +106,35 @@ def test_evaluation_never_generates_data(compose):
     assert not evaluation_data(evaluation, network).hparams.generate_if_missing
 
 
-@pytest.mark.parametrize("name", ["train", "evaluate"])
-def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name, compose):
-    cfg = compose(name, "inference.control.monotone=true", "inference.compile_steps=true")
-    callback = evaluation_callback(cfg, 10, 2.0)
-    assert callback.options == StepOptions(
-        method=cfg.inference.method, control=StepControl(monotone=True), compile_steps=True
+def validated_energies(callback) -> list[float]:
+    """The mean energy after each step of ``callback.steps`` as the callback validates a random
+    ResNet-18 network (C = 5) on 4 images."""
+    torch.manual_seed(0)
+    module = DISModule(model={"backbone": "resnet18", "num_classes": 5}, class_names=list("abcde"))
+    batch = random_training_batch(4, 32, 5, generator=torch.Generator().manual_seed(0))
+    quiet_trainer(callbacks=[callback]).validate(
+        module, DataLoader([batch], batch_size=None), verbose=False
     )
+    return [callback.results["val"][f"recon_error_t{t}"] for t in callback.steps]
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate"])
+def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name, compose, monkeypatch):
+    steps = ["inference.schedule=[0,1]", "inference.step_size=20"]
+    free = validated_energies(evaluation_callback(compose(name, *steps), 3, 20.0))
+    assert free[0] > free[1] > free[2], "free steps lower the energy after every step"
+    taken = []
+
+    def spy(*args, options, **kwargs):
+        taken.append(options)
+        eager = replace(options, compile_steps=False)  # compiling takes minutes on a CPU
+        return protocols.predict_views(*args, options=eager, **kwargs)
+
+    monkeypatch.setattr(evaluation_callback_module, "predict_views", spy)
+    # a tolerance of 1: a step that does not remove all the energy is the sample's last
+    control = ["inference.control.stall_tolerance=1.0", "inference.compile_steps=true"]
+    cfg = compose(name, *steps, *control)
+    controlled = validated_energies(evaluation_callback(cfg, 3, 20.0))
+    assert controlled[:2] == free[:2] and controlled[2] == controlled[1]
+    assert taken and all(options.compile_steps for options in taken)
+    assert {options.method for options in taken} == {cfg.inference.method}
