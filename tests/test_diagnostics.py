@@ -6,6 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from dis_seg.cli import diagnose
 from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.models import DISNet
 from dis_seg.models.losses import downsample_image, reconstruction_loss
@@ -17,7 +18,7 @@ from dis_seg.reports.diagnostics import (
     boundary_mask,
 )
 from dis_seg.reports.diagnostics.diagnose import cleaning_rule
-from tests.helpers import run_entry_point, tiny_overrides
+from tests.helpers import refused_run, run_entry_point, tiny_overrides
 
 
 def test_boundary_band_holds_the_pixels_within_the_radius_of_a_class_edge():
@@ -127,17 +128,16 @@ def test_diagnose_writes_the_report_its_plots_and_numbers_and_logs_them(pipeline
     assert "Does the energy prefer the truth?" in report and "| cleaned |" in report
 
 
-def test_diagnose_refuses_an_unknown_split_in_one_line_naming_the_key(pipeline):
-    result = run_entry_point(
-        "dis_seg.cli.diagnose",
+def test_diagnose_refuses_an_unknown_split_in_one_line_naming_the_key(
+    pipeline, monkeypatch, capsys
+):
+    arguments = [
         f"ckpt_path={pipeline / 'stage3' / 'checkpoints' / 'last.ckpt'}",
         "split=train",
         *tiny_overrides(pipeline.parents[1]),
-        check=False,
-        full_error=False,
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    ]
+    assert refused_run(diagnose, arguments, monkeypatch) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "error: split: unknown value 'train'; expected one of ('val', 'test/voc', 'test/idw')"
     ]
 

@@ -27,19 +27,20 @@ def test_evaluate_reproduces_the_stage3_test_metrics_of_its_checkpoint(pipeline,
         assert evaluated["test"][split]["per_class_IoU"] == block["per_class_IoU"]
 
 
-def test_evaluate_rejects_a_checkpoint_with_other_num_classes(pipeline, tmp_path):
+def test_evaluate_rejects_a_checkpoint_with_other_num_classes(
+    pipeline, tmp_path, monkeypatch, capsys
+):
     checkpoint = pipeline / "stage1" / "checkpoints" / "last.ckpt"
-    result = run_entry_point(
-        "dis_seg.cli.evaluate",
+    arguments = [
         f"ckpt_path={checkpoint}",
         *tiny_overrides(tmp_path),
         "data.num_classes=5",
         "data.class_names=[background,a,b,c,d]",
         "data.synthetic.classes=[1,2,3,4]",
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "model.num_classes" in result.stderr and "21 classes but the data has 5" in result.stderr
+    ]
+    assert refused_run(evaluate, arguments, monkeypatch) == 2
+    error = capsys.readouterr().err
+    assert "model.num_classes" in error and "21 classes but the data has 5" in error
 
 
 def test_evaluate_names_a_missing_data_folder_instead_of_generating_data(
