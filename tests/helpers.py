@@ -4,6 +4,8 @@ the comparison of two descents."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +94,26 @@ def refused_run(app, arguments: list[str], monkeypatch) -> int:
     except SystemExit as stopped:
         return stopped.code
     raise AssertionError(f"{app.__name__} {' '.join(arguments)} ran")
+
+
+def copy_run(source: Path, target: Path) -> Path:
+    """Copy the run folder ``source`` to ``target``, hard-linking its checkpoints (runs replace
+    a checkpoint, never rewrite it in place, so the source's stay as they are); returns
+    ``target``."""
+
+    def copy(source_file: str, target_file: str) -> None:
+        if source_file.endswith(".ckpt"):
+            os.link(source_file, target_file)
+        else:
+            shutil.copy2(source_file, target_file)
+
+    shutil.copytree(source, target, copy_function=copy)
+    return target
+
+
+def folder_state(folder: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # Training in this process

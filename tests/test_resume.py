@@ -4,8 +4,6 @@ uninterrupted run, and the pipeline takes up a run at the stage it reached."""
 
 import csv
 import json
-import os
-import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -20,7 +18,13 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from dis_seg.errors import PipelineError
 from dis_seg.runs.checkpoints import AtomicCheckpointIO
 from dis_seg.runs.pipeline import check_resumable, stage_folders
-from tests.helpers import quiet_trainer, run_entry_point, start_entry_point, tiny_overrides
+from tests.helpers import (
+    copy_run,
+    quiet_trainer,
+    run_entry_point,
+    start_entry_point,
+    tiny_overrides,
+)
 
 STAGE1 = "outputs/synthetic/stage1"
 
@@ -174,22 +178,10 @@ def test_training_resumed_from_a_checkpoint_sees_the_batches_of_an_uninterrupted
     assert resumed == ids[step:]
 
 
-def link_checkpoints(source: str, target: str) -> None:
-    """Copy a file, but hard-link checkpoints (replaced, never rewritten in place)."""
-    if source.endswith(".ckpt"):
-        os.link(source, target)
-    else:
-        shutil.copy2(source, target)
-
-
 def test_pipeline_skips_finished_stages_and_resumes_the_unfinished_one(pipeline, tmp_path):
     root, outputs = pipeline.parents[1], tmp_path / "outputs"
     for stage in (1, 2, 3):
-        shutil.copytree(
-            pipeline / f"stage{stage}",
-            outputs / "synthetic" / f"stage{stage}",
-            copy_function=link_checkpoints,
-        )
+        copy_run(pipeline / f"stage{stage}", outputs / "synthetic" / f"stage{stage}")
     (outputs / "synthetic" / "stage3" / "metrics.json").unlink()
     result = run_entry_point(
         "dis_seg.cli.pipeline", "logger=csv", *tiny_overrides(root), f"paths.output_root={outputs}"

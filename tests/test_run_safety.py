@@ -7,12 +7,7 @@ import os
 import pytest
 
 from dis_seg.cli import evaluate, train
-from tests.helpers import refused_run, run_entry_point, tiny_overrides
-
-
-def folder_state(folder) -> dict:
-    """Every file under ``folder`` with its bytes."""
-    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+from tests.helpers import folder_state, refused_run, run_entry_point, tiny_overrides
 
 
 @pytest.mark.parametrize(
