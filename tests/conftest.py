@@ -48,8 +48,9 @@ def diverging_features() -> tuple[DISNet, torch.Tensor, torch.Tensor, torch.Tens
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
-    """The three stages run one after the other on tiny data; returns the run folder."""
+    """``dis-seg-pipeline`` on tiny data (the three stages as one multirun, then their
+    summary); returns the run folder, whose ``stage1/``, ``stage2/``, ``stage3/`` hold what
+    ``dis-seg-train stage=N`` writes. Do not modify."""
     root = tmp_path_factory.mktemp("pipeline")
-    for stage in (1, 2, 3):
-        run_entry_point("dis_seg.cli.train", f"stage={stage}", "logger=csv", *tiny_overrides(root))
+    run_entry_point("dis_seg.cli.pipeline", "logger=csv", *tiny_overrides(root))
     return root / "outputs" / "synthetic"

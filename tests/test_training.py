@@ -8,7 +8,7 @@ from dis_seg.cli import train
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
-from tests.helpers import refused_run, run_entry_point, tiny_overrides
+from tests.helpers import copy_run, refused_run, run_entry_point, tiny_overrides
 
 
 def network_state(checkpoint_path):
@@ -35,15 +35,28 @@ def test_metrics_json_holds_one_block_of_test_metrics_per_test_set(pipeline):
     assert list(stage1["test"]) == ["voc", "idw"]
 
 
-def test_the_evaluation_runs_whatever_the_callbacks_group_holds(tmp_path):
+@pytest.fixture(scope="module")
+def stage1_multirun(tmp_path_factory):
+    """The job folders of ``dis-seg-train -m stage=1 seed=0,1 logger=wandb callbacks=none`` on
+    tiny data."""
+    root = tmp_path_factory.mktemp("multirun")
     run_entry_point(
-        "dis_seg.cli.train", "stage=1", "logger=none", "callbacks=none", *tiny_overrides(tmp_path)
+        "dis_seg.cli.train",
+        "-m",
+        "stage=1",
+        "seed=0,1",
+        "logger=wandb",
+        "callbacks=none",
+        *tiny_overrides(root),
     )
-    metrics = json.loads(
-        (tmp_path / "outputs" / "synthetic" / "stage1" / "metrics.json").read_text()
-    )
-    assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["voc"])
-    assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["idw"])
+    return sorted((root / "outputs" / "synthetic" / "multirun").glob("*/stage1_*"))
+
+
+def test_the_evaluation_runs_whatever_the_callbacks_group_holds(stage1_multirun):
+    for job in stage1_multirun:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["voc"])
+        assert {"mIoU_t0", "per_class_IoU", "tag_mAP"} <= set(metrics["test"]["idw"])
 
 
 def test_stage2_keeps_everything_but_subnet2_bitwise_including_bn_statistics(pipeline):
@@ -90,28 +103,31 @@ def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline
     assert "does not fit" in result.stderr and "make train-stage1" in result.stderr
 
 
-def test_resume_from_last_checkpoint_continues_the_global_step(tmp_path):
-    overrides = [*tiny_overrides(tmp_path), "stage=1", "logger=csv"]
-    run_entry_point("dis_seg.cli.train", *overrides, "trainer.max_epochs=1")
-    last = tmp_path / "outputs" / "synthetic" / "stage1" / "checkpoints" / "last.ckpt"
-    assert torch.load(last, weights_only=True)["global_step"] == 2
-    run_entry_point("dis_seg.cli.train", *overrides, "trainer.max_epochs=2", "ckpt_path=last")
-    assert torch.load(last, weights_only=True)["global_step"] == 4
-    resumed_log = (
-        tmp_path / "outputs" / "synthetic" / "stage1" / "csv" / "version_1" / "metrics.csv"
+def test_resume_from_last_checkpoint_continues_the_global_step(pipeline, tmp_path):
+    stage1 = copy_run(pipeline / "stage1", tmp_path / "synthetic" / "stage1")
+    last = stage1 / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 2  # one epoch of two batches
+    overrides = [*tiny_overrides(pipeline.parents[1]), f"paths.output_root={tmp_path}"]
+    run_entry_point(
+        "dis_seg.cli.train",
+        *overrides,
+        "stage=1",
+        "logger=csv",
+        "trainer.max_epochs=2",
+        "ckpt_path=last",
     )
-    with resumed_log.open() as rows:
+    assert torch.load(last, weights_only=True)["global_step"] == 4
+    with (stage1 / "csv" / "version_1" / "metrics.csv").open() as rows:
         epochs = {row["epoch"] for row in csv.DictReader(rows) if row["epoch"]}
     assert "0" not in epochs and "1" in epochs  # the resumed run trained the second epoch only
 
 
-def test_wandb_writes_offline_run_files_one_run_per_multirun_job(tmp_path):
-    run_entry_point(
-        "dis_seg.cli.train", "-m", "stage=1", "seed=0,1", "logger=wandb", *tiny_overrides(tmp_path)
-    )
-    jobs = sorted((tmp_path / "outputs" / "synthetic" / "multirun").glob("*/stage1_*"))
-    assert [job.name for job in jobs] == ["stage1_ttr3_tts0_seed0", "stage1_ttr3_tts0_seed1"]
-    for job in jobs:
+def test_wandb_writes_offline_run_files_one_run_per_multirun_job(stage1_multirun):
+    assert [job.name for job in stage1_multirun] == [
+        "stage1_ttr3_tts0_seed0",
+        "stage1_ttr3_tts0_seed1",
+    ]
+    for job in stage1_multirun:
         runs = list((job / "wandb").glob("offline-run-*"))
         assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
         assert (job / "metrics.json").is_file()
