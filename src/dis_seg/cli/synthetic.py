@@ -4,12 +4,15 @@ IDW formats (:func:`dis_seg.data.synthetic.generate`, which describes the layout
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from dis_seg.data.synthetic import generate
 from dis_seg.data.tags import VOC_CLASSES
+
+DEFAULTS = {name: p.default for name, p in inspect.signature(generate).parameters.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -18,20 +21,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Write a synthetic data set in the VOC 2012 and IDW formats.",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
-    parser.add_argument("--num-labelled", type=int, default=200, help="VOC train images")
-    parser.add_argument("--num-tag-only", type=int, default=200, help="IDW images")
-    parser.add_argument("--num-val", type=int, default=50, help="VOC val images")
-    parser.add_argument("--num-test", type=int, default=50, help="VOC test images")
-    parser.add_argument("--num-idw-test", type=int, default=50, help="IDW test images")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
+    parser.add_argument(
+        "--num-labelled", type=int, default=DEFAULTS["num_labelled"], help="VOC train images"
+    )
+    parser.add_argument(
+        "--num-tag-only", type=int, default=DEFAULTS["num_tag_only"], help="IDW images"
+    )
+    parser.add_argument("--num-val", type=int, default=DEFAULTS["num_val"], help="VOC val images")
+    parser.add_argument(
+        "--num-test", type=int, default=DEFAULTS["num_test"], help="VOC test images"
+    )
+    parser.add_argument(
+        "--num-idw-test", type=int, default=DEFAULTS["num_idw_test"], help="IDW test images"
+    )
     parser.add_argument(
         "--tag-noise",
         type=float,
         nargs=2,
-        default=(0.1, 0.1),
+        default=DEFAULTS["tag_noise"],
         metavar=("DROP", "ADD"),
-        help="probability of dropping each true tag; of adding one false tag",
+        help="probability of leaving out a small or mostly hidden object's tag (a tenth of it "
+        "for the others); of adding one false tag",
     )
     parser.add_argument(
         "--classes",
