@@ -27,7 +27,8 @@ test images like another (:mod:`.domains`). Tags are the classes visible in the 
 tag-only images' tags and descriptions are those a person would give, often missing small or
 mostly hidden objects (:mod:`.descriptions`). Every image draws from its own generator seeded
 with ``(seed, part, index)``; JPEGs use a fixed quality per look, so the same parameters give
-the same bytes.
+the same bytes. ``dis-seg-synthetic --audit DIR`` measures what the data set must show
+(:mod:`.audit`).
 """
 
 from __future__ import annotations
