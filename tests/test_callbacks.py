@@ -12,6 +12,7 @@ from dis_seg.runs.checkpoints import load_module
 from dis_seg.stages import DISModule
 from tests.numpy_metrics import numpy_miou
 from tests.trainers import quiet_trainer
+from tests.training_runs import tiny_voc_root
 
 TTS, SCHEDULE = 3, (0, 2, 10)
 
@@ -31,9 +32,7 @@ def validated(pipeline):
     """The stage-3 checkpoint validated by a default Trainer (inference_mode=True) with the
     callback; backbone forward calls counted by a hook."""
     module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
-    datamodule = DISDataModule(
-        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012", val_split="val"
-    )
+    datamodule = DISDataModule(voc_root=tiny_voc_root(pipeline.parents[1]), val_split="val")
     backbone_calls = []
     module.model.backbone.register_forward_hook(lambda *args: backbone_calls.append(1))
     callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
@@ -82,7 +81,7 @@ def test_validation_runs_the_backbone_once_per_batch(validated):
 
 def test_validation_in_batches_gives_the_metrics_of_one_image_at_a_time(validated, pipeline):
     datamodule = DISDataModule(
-        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012",
+        voc_root=tiny_voc_root(pipeline.parents[1]),
         val_split="val",
         eval_batch_size=3,
     )
