@@ -87,15 +87,17 @@ report: install
 # `make compare` (docs/RESULTS.md): DIS against its baselines trained as long, on COMPARE_SEEDS
 # data seeds (a Hydra multirun of dis-seg-compare: COMPARE_ARGS=hydra/launcher=slurm on a
 # cluster), then the table with paired-bootstrap intervals and the plot in COMPARE_DIR.
-# COMPARE_TRAIN: overrides of every training run, as a list, e.g. COMPARE_TRAIN="[trainer=gpu]".
+# COMPARE_TRAIN: overrides of every training run, e.g. COMPARE_TRAIN="trainer=gpu data.batch_size=32".
 COMPARE_SEEDS ?= 0,1,2
 COMPARE_DIR ?= outputs/compare
 COMPARE_ARGS ?=
 COMPARE_TRAIN ?=
+comma := ,
+COMPARE_TRAIN_LIST = $(subst $(eval) ,$(comma),$(foreach o,$(COMPARE_TRAIN),"$(o)"))
 .PHONY: compare
 compare: install
 	$(BIN)/dis-seg-compare -m data_seed=$(COMPARE_SEEDS) arm=supervised,stage1,stage3 \
-		compare_dir=$(COMPARE_DIR) $(if $(COMPARE_TRAIN),'train=$(COMPARE_TRAIN)') $(COMPARE_ARGS)
+		compare_dir=$(COMPARE_DIR) $(if $(COMPARE_TRAIN),'train=[$(COMPARE_TRAIN_LIST)]') $(COMPARE_ARGS)
 	$(BIN)/dis-seg-report --compare $(COMPARE_DIR)
 
 predict: install

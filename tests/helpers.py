@@ -47,6 +47,11 @@ def tiny_overrides(root: Path) -> list[str]:
     ]
 
 
+def tiny_voc_root(root: Path) -> Path:
+    """The VOC2012 folder of the ``debug=tiny`` data set of :func:`tiny_overrides` (``root``)."""
+    return root / "data" / "tiny" / "synthetic" / "VOC2012"
+
+
 ENV = {"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"}
 # The entry points run this checkout's code, whichever dis_seg the environment has installed.
 CHECKOUT_ENV = {**ENV, "PYTHONPATH": str(REPO / "src")}

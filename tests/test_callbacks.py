@@ -10,7 +10,7 @@ from dis_seg.data import DISDataModule
 from dis_seg.data.random_batch import random_training_batch
 from dis_seg.runs.checkpoints import load_module
 from dis_seg.stages import DISModule
-from tests.helpers import numpy_miou, quiet_trainer
+from tests.helpers import numpy_miou, quiet_trainer, tiny_voc_root
 
 TTS, SCHEDULE = 3, (0, 2, 10)
 
@@ -30,9 +30,7 @@ def validated(pipeline):
     """The stage-3 checkpoint validated by a default Trainer (inference_mode=True) with the
     callback; backbone forward calls counted by a hook."""
     module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
-    datamodule = DISDataModule(
-        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012", val_split="val"
-    )
+    datamodule = DISDataModule(voc_root=tiny_voc_root(pipeline.parents[1]), val_split="val")
     backbone_calls = []
     module.model.backbone.register_forward_hook(lambda *args: backbone_calls.append(1))
     callback = IterativeInferenceCallback(tts=TTS, step_size=1.0, schedule=SCHEDULE)
@@ -81,7 +79,7 @@ def test_validation_runs_the_backbone_once_per_batch(validated):
 
 def test_validation_in_batches_gives_the_metrics_of_one_image_at_a_time(validated, pipeline):
     datamodule = DISDataModule(
-        voc_root=pipeline.parents[1] / "data" / "synthetic" / "VOC2012",
+        voc_root=tiny_voc_root(pipeline.parents[1]),
         val_split="val",
         eval_batch_size=3,
     )

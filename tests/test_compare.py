@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from dis_seg.models.metrics import segmentation_scores
 from dis_seg.reports.compare import ROWS, Bootstrap, miou, report
@@ -22,7 +23,7 @@ def test_every_row_trains_as_many_epochs_and_the_supervised_one_without_tag_only
     supervised = arm_runs("supervised", EPOCHS, 8, folder)
     assert [run.stage for run in supervised] == [1, 2]
     assert "epochs.stage1=7" in supervised[0].overrides  # E1 + E3
-    assert {"data.idw_root=null", "data.batch_size=8"} <= set(supervised[0].overrides)
+    assert {"data.idw_annotations=null", "data.batch_size=8"} <= set(supervised[0].overrides)
     assert "epochs.stage1=7" in arm_runs("stage1", EPOCHS, 8, folder)[0].overrides
     ttr0, ttr30 = arm_runs("stage3", EPOCHS, 8, folder)[2:]
     assert "ttr=0" in ttr0.overrides and "ttr=30" in ttr30.overrides
@@ -58,7 +59,7 @@ def test_the_bootstrap_pairs_the_rows_on_the_same_draws():
 @pytest.mark.slow
 def test_make_compare_trains_every_row_on_a_seed_and_reports_its_table(tmp_path):
     root = tmp_path / "root"
-    train = ",".join(tiny_overrides(root))
+    train = ",".join(f"'{override}'" for override in [*tiny_overrides(root), "logger=none"])
     run_entry_point(
         "dis_seg.cli.compare",
         "-m",
@@ -66,15 +67,15 @@ def test_make_compare_trains_every_row_on_a_seed_and_reports_its_table(tmp_path)
         "arm=supervised,stage1,stage3",
         f"compare_dir={tmp_path / 'compare'}",
         f"paths.data_dir={root / 'data'}",
-        f"train=[{train},logger=none]",
+        f"train=[{train}]",
     )
     seed = tmp_path / "compare" / "seed0"
     for row, (_, stage) in ROWS.items():
         assert (seed / row / stage / "confusions.npz").is_file(), row
-    supervised = json.loads(
+    supervised = yaml.safe_load(
         (seed / "supervised" / "stage1" / ".hydra" / "overrides.yaml").read_text()
     )
-    assert "data.idw_root=null" in supervised
+    assert "data.idw_annotations=null" in supervised
     tables = report(tmp_path / "compare")
     assert "DIS, stage 3, ttr=30" in tables and "supervised only" in tables
     result = json.loads((tmp_path / "compare" / "compare.json").read_text())

@@ -5,7 +5,7 @@ from dis_seg.cli import evaluate
 from dis_seg.runs.checkpoints import read_checkpoint
 from dis_seg.runs.results import result_lines
 from dis_seg.stages.base import checkpoint_record
-from tests.helpers import refused_run, run_entry_point, tiny_overrides
+from tests.helpers import refused_run, run_entry_point, tiny_overrides, tiny_voc_root
 
 
 def test_evaluate_reproduces_the_stage3_test_metrics_of_its_checkpoint(pipeline, tmp_path):
@@ -81,9 +81,8 @@ def test_metrics_json_and_the_checkpoint_record_the_data_they_were_computed_on(p
 
 
 def test_evaluating_on_other_data_than_the_checkpoints_says_so_in_one_line(pipeline, tmp_path):
-    other = tmp_path / "data"
-    shutil.copytree(pipeline.parents[1] / "data", other)
-    split = other / "synthetic" / "VOC2012" / "ImageSets" / "Segmentation" / "test.txt"
+    shutil.copytree(pipeline.parents[1] / "data", tmp_path / "data")
+    split = tiny_voc_root(tmp_path) / "ImageSets" / "Segmentation" / "test.txt"
     split.write_text("".join(split.read_text().splitlines(keepends=True)[:1]))
     result = run_entry_point(
         "dis_seg.cli.evaluate",

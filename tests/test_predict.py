@@ -19,7 +19,13 @@ from dis_seg.errors import ConfigError
 from dis_seg.runs.checkpoints import load_module
 from dis_seg.runs.predict_folder import predict_folder, predict_image
 from dis_seg.runs.predict_manifest import written_files
-from tests.helpers import numpy_miou, refused_run, run_entry_point, start_entry_point
+from tests.helpers import (
+    numpy_miou,
+    refused_run,
+    run_entry_point,
+    start_entry_point,
+    tiny_voc_root,
+)
 
 TTS = 2  # the pipeline's stage-3 test tts
 
@@ -51,7 +57,7 @@ def predicted(pipeline, tmp_path_factory):
     """``dis-seg-predict`` with overlays and tags on the pipeline's test images, an
     odd-sized PNG (not a multiple of the output stride), a text file, a truncated JPEG, a
     broken symbolic link and a symbolic link loop."""
-    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    voc = tiny_voc_root(pipeline.parents[1])
     inputs, outputs = tmp_path_factory.mktemp("inputs"), tmp_path_factory.mktemp("predictions")
     test_ids = images_of(voc, "test", inputs)
     Image.open(inputs / f"{test_ids[0]}.jpg").resize((45, 27)).save(inputs / "odd.png")
@@ -117,7 +123,7 @@ def test_tags_json_holds_refined_tag_scores_by_class_name_per_image(predicted):
 
 def test_tag_scores_start_from_the_network_tags_and_move_with_the_steps(pipeline):
     module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
-    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    voc = tiny_voc_root(pipeline.parents[1])
     image = read_rgb(next((voc / "JPEGImages").glob("test_*.jpg")))
     sample = eval_transform()(make_sample("x", image, torch.zeros(module.num_classes)))
     with torch.no_grad():
@@ -203,7 +209,7 @@ def test_a_folder_of_broken_links_is_predicted_with_each_named(tiny_model, tmp_p
 def test_input_folder_as_output_is_refused_before_anything_is_written(
     pipeline, tmp_path, monkeypatch, capsys
 ):
-    ids = images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "test", tmp_path)
+    ids = images_of(tiny_voc_root(pipeline.parents[1]), "test", tmp_path)
     before = digests(tmp_path)
     checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
     arguments = [f"ckpt_path={checkpoint}", f"input_dir={tmp_path}", f"output_dir={tmp_path}"]
@@ -217,7 +223,7 @@ def test_input_folder_as_output_is_refused_before_anything_is_written(
 
 def test_predict_folder_never_writes_over_its_inputs(pipeline, tmp_path):
     module, _ = load_module(pipeline / "stage3" / "checkpoints" / "last.ckpt")
-    images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "test", tmp_path)
+    images_of(tiny_voc_root(pipeline.parents[1]), "test", tmp_path)
     before = digests(tmp_path)
     with pytest.raises(ConfigError, match="output_dir: .* overlaps input_dir"):
         predict_folder(
@@ -229,7 +235,7 @@ def test_predict_folder_never_writes_over_its_inputs(pipeline, tmp_path):
 def test_stage2_checkpoint_predicts_with_zero_steps_and_no_step_size(pipeline, tmp_path):
     inputs, outputs = tmp_path / "inputs", tmp_path / "outputs"
     inputs.mkdir()
-    ids = images_of(pipeline.parents[1] / "data" / "synthetic" / "VOC2012", "val", inputs)
+    ids = images_of(tiny_voc_root(pipeline.parents[1]), "val", inputs)
     run_entry_point(
         "dis_seg.cli.predict",
         f"ckpt_path={pipeline / 'stage2' / 'checkpoints' / 'last.ckpt'}",
@@ -254,7 +260,7 @@ def wait_for_a_labelmap(run, folder, log, timeout=600):
 def interrupted(pipeline, tmp_path_factory):
     """``dis-seg-predict`` over many images, stopped by SIGTERM once it wrote a labelmap; in
     between, a second run into its output folder (of other images)."""
-    voc = pipeline.parents[1] / "data" / "synthetic" / "VOC2012"
+    voc = tiny_voc_root(pipeline.parents[1])
     root = tmp_path_factory.mktemp("interrupted")
     inputs, others, outputs = root / "inputs", root / "others", root / "outputs"
     inputs.mkdir(), others.mkdir()

@@ -124,6 +124,6 @@ def test_two_step_training_outside_the_checkout_uses_a_user_config_folder(venv, 
     train = [venv / "bin" / "dis-seg-train", "--config-dir", user_folder]
     overrides = ["experiment=my_synthetic", "paths=my_cluster", "stage=1", "debug=tiny"]
     run([*train, *overrides, "logger=none", "callbacks=none", "trainer.max_steps=2"], cwd=outside)
-    metrics = json.loads((outside / "outputs/my_synthetic/stage1/metrics.json").read_text())
+    metrics = json.loads((outside / "outputs/tiny/my_synthetic/stage1/metrics.json").read_text())
     assert metrics["stage"] == 1 and set(metrics["test"]) == {"voc", "idw"}
-    assert (data_dir / "synthetic" / "VOC2012").is_dir()
+    assert (data_dir / "tiny" / "synthetic" / "VOC2012").is_dir()

@@ -7,9 +7,13 @@ from dis_seg.cli.synthetic import main
 from dis_seg.data import VOC_CLASSES, IDWTags, VOCSegmentation, tags_from_description
 from dis_seg.data.idw import read_jsonl
 from dis_seg.data.synthetic import ensure_generated, generate
+from dis_seg.data.synthetic.descriptions import SALIENT_DROP, describe, noisy_tags
+from dis_seg.data.synthetic.domains import JPEG_QUALITY
+from dis_seg.data.synthetic.scenes import CLASS_LOOKS
 from tests.data.conftest import SYNTHETIC
 
 TINY = {"size": 16, "num_labelled": 3, "num_tag_only": 3, "num_val": 1, "num_test": 1}
+TINY |= {"num_idw_test": 1}
 
 
 def files(root) -> dict:
@@ -36,7 +40,7 @@ def test_voc_part_reads_with_the_voc_reader(synthetic_root):
         assert len(dataset) == count
     sample = VOCSegmentation(voc, "train")[0]
     assert sample["image"].shape == (32, 32, 3)
-    assert 1 <= len(set(np.unique(sample["labelmap"])) - {0}) <= 4
+    assert 1 <= len(set(np.unique(sample["labelmap"])) - {0}) <= 3
 
 
 def test_idw_part_reads_with_noisy_tags_and_hidden_truth(synthetic_root):
@@ -81,6 +85,51 @@ def test_without_noise_the_tags_are_the_clean_tags(tmp_path):
     generate(tmp_path, tag_noise=(0.0, 0.0), progress=False, **TINY)
     noisy = tags_per_line(tmp_path / "IDW/annotations.jsonl")
     assert noisy == tags_per_line(tmp_path / "IDW/clean_tags.jsonl")
+
+
+def test_small_and_mostly_hidden_objects_go_unnamed_more_often_than_salient_ones():
+    shown = {15: (0.3, 1.0), 12: (0.05, 1.0), 8: (0.3, 0.4)}  # salient, small, mostly hidden
+    rng = np.random.default_rng(0)
+    named = [noisy_tags(shown, [8, 12, 15], drop=0.5, add=0.0, rng=rng) for _ in range(400)]
+    rate = {c: sum(c in tags for tags in named) / len(named) for c in shown}
+    assert rate[15] == pytest.approx(1 - 0.5 * SALIENT_DROP, abs=0.04)
+    assert rate[12] == pytest.approx(0.5, abs=0.08)
+    assert rate[8] == pytest.approx(0.5, abs=0.08)
+
+
+def test_false_tags_are_absent_classes_added_at_the_given_rate():
+    rng = np.random.default_rng(0)
+    named = [noisy_tags({15: (0.3, 1.0)}, [3, 15], drop=0.0, add=0.1, rng=rng) for _ in range(500)]
+    assert all(tags in ([15], [15, 3]) for tags in named)
+    assert sum(tags == [15, 3] for tags in named) / len(named) == pytest.approx(0.1, abs=0.03)
+
+
+def test_descriptions_size_their_objects_and_name_exactly_the_tags():
+    rng = np.random.default_rng(0)
+    shown = {15: (0.4, 1.0), 12: (0.05, 1.0)}
+    text = describe([15, 12, 3], shown, "street", rng)
+    assert "large" in text and "small" in text and text.endswith("on a street")
+    assert tags_from_description(text) == {"person", "dog", "bird"}
+    assert tags_from_description(describe([], {}, "indoor", rng)) == set()
+
+
+def test_every_class_shares_each_of_its_colours_with_another_class():
+    for name, look in CLASS_LOOKS.items():
+        for colour in look.colours:
+            sharing = [n for n, other in CLASS_LOOKS.items() if colour in other.colours]
+            assert len(sharing) >= 2, (name, colour)
+
+
+def mean_colour(dataset) -> np.ndarray:
+    return np.mean([sample["image"].reshape(-1, 3).mean(0) for sample in dataset], axis=0)
+
+
+def test_the_idw_look_is_brighter_warmer_and_more_compressed(synthetic_root):
+    voc = mean_colour(VOCSegmentation(synthetic_root / "VOC2012", "train"))
+    idw = mean_colour(IDWTags(synthetic_root / "IDW"))
+    assert idw.mean() > voc.mean() + 20
+    assert idw[0] - idw[2] > voc[0] - voc[2]
+    assert JPEG_QUALITY["idw"] < JPEG_QUALITY["voc"]
 
 
 def test_classes_restrict_the_objects(tmp_path):

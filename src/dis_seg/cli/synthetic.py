@@ -1,37 +1,57 @@
 """``dis-seg-synthetic --out DIR [options]``: write the synthetic data set in the VOC 2012 and
-IDW formats (:func:`dis_seg.data.synthetic.generate`, which describes the layout)."""
+IDW formats (:func:`dis_seg.data.synthetic.generate`, which describes the layout).
+``dis-seg-synthetic --audit DIR``: measure what the data set in DIR must show
+(:mod:`dis_seg.data.synthetic.audit`); exit status 0 when every property is met, 1 otherwise."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from dis_seg.data.synthetic import generate
+from dis_seg.data.synthetic.audit import audit, format_findings
 from dis_seg.data.tags import VOC_CLASSES
+
+DEFAULTS = {name: p.default for name, p in inspect.signature(generate).parameters.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="dis-seg-synthetic",
-        description="Write a synthetic data set in the VOC 2012 and IDW formats.",
+        description="Write a synthetic data set in the VOC 2012 and IDW formats, or audit one.",
     )
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
-    parser.add_argument("--num-labelled", type=int, default=200, help="VOC train images")
-    parser.add_argument("--num-tag-only", type=int, default=200, help="IDW images")
-    parser.add_argument("--num-val", type=int, default=50, help="VOC val images")
-    parser.add_argument("--num-test", type=int, default=50, help="VOC test images")
-    parser.add_argument("--num-idw-test", type=int, default=50, help="IDW test images")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="output folder")
+    target.add_argument(
+        "--audit", type=Path, metavar="DIR", help="audit the data set in DIR instead"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
+    parser.add_argument(
+        "--num-labelled", type=int, default=DEFAULTS["num_labelled"], help="VOC train images"
+    )
+    parser.add_argument(
+        "--num-tag-only", type=int, default=DEFAULTS["num_tag_only"], help="IDW images"
+    )
+    parser.add_argument("--num-val", type=int, default=DEFAULTS["num_val"], help="VOC val images")
+    parser.add_argument(
+        "--num-test", type=int, default=DEFAULTS["num_test"], help="VOC test images"
+    )
+    parser.add_argument(
+        "--num-idw-test", type=int, default=DEFAULTS["num_idw_test"], help="IDW test images"
+    )
     parser.add_argument(
         "--tag-noise",
         type=float,
         nargs=2,
-        default=(0.1, 0.1),
+        default=DEFAULTS["tag_noise"],
         metavar=("DROP", "ADD"),
-        help="probability of dropping each true tag; of adding one false tag",
+        help="probability of leaving out a small or mostly hidden object's tag (a tenth of it "
+        "for the others); of adding one false tag",
     )
     parser.add_argument(
         "--classes",
@@ -39,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="object classes: 'all', a count N (the first N VOC classes) or comma-separated names",
     )
     args = parser.parse_args(argv)
+    if args.audit is not None:
+        findings = audit(args.audit)
+        print(format_findings(findings))
+        sys.exit(0 if all(f.met for f in findings) else 1)
     if args.classes == "all":
         classes = None
     elif args.classes.isdigit():

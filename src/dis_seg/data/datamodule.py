@@ -210,9 +210,10 @@ class DISDataModule(pl.LightningDataModule):
         return Subset(Transformed(labelled, transform), kept), tag_only
 
     def _idw_tag_only(self, transform) -> list[Dataset]:
-        """The IDW tag-only images through ``transform`` (none without ``idw_root``)."""
+        """The IDW tag-only images through ``transform`` (none without ``idw_root`` or
+        ``idw_annotations``)."""
         hp = self.hparams
-        if not hp.idw_root:
+        if not (hp.idw_root and hp.idw_annotations):
             return []
         return [
             self._idw(

@@ -61,7 +61,11 @@ def arm_runs(
     ``data.labelled_per_batch``, into ``seed_folder``."""
     longer = (f"epochs.stage1={epochs['stage1'] + epochs['stage3']}",)
     if arm == "supervised":
-        alone = ("data.idw_root=null", f"data.batch_size={labelled_per_batch}")
+        alone = (
+            "data.idw_annotations=null",
+            "data.tag_only_rest=false",
+            f"data.batch_size={labelled_per_batch}",
+        )
         return [StageRun("supervised", 1, longer + alone), StageRun("supervised", 2, alone)]
     if arm == "stage1":
         return [StageRun("stage1", 1, longer), StageRun("stage1", 2)]

@@ -96,14 +96,16 @@ class Stage3Module(DISModule):
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         images, labelmap, tags = batch["image"], batch["labelmap"], batch["tags"]
-        out = self.model(images)
         tag_only = ~batch["has_labelmap"]
+        # before the training forward pass, whose batch statistics BatchNorm keeps
+        eval_features = self.eval_features(images[tag_only]) if tag_only.any() else None
+        out = self.model(images)
         target_tags = tags.clone()
         pseudo_seg, stopped = out.u3.new_zeros(()), tag_only.new_zeros((), dtype=torch.long)
         if tag_only.any():
             pseudo = make_pseudo_labels(
                 self.model,
-                *self._pseudo_label_features(images[tag_only], out, tag_only),
+                *(eval_features or (out.u1[tag_only].detach(), out.v1[tag_only].detach())),
                 images[tag_only],
                 tags[tag_only],
                 ttr=self.ttr,
@@ -130,15 +132,13 @@ class Stage3Module(DISModule):
         self.log_losses("train", losses, len(images))
         return losses["loss"]
 
-    def _pseudo_label_features(
-        self, images: torch.Tensor, out, tag_only: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(u1, v1) of the tag-only images that their pseudo labels start from, detached: with
-        ``pseudo_features="eval"`` from the backbone in eval mode (no sample's features depend
-        on the others' through batch statistics, as at test time), with ``"train"`` those of
-        the training forward pass."""
+    def eval_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(u1 B×D×h×w, v1 B×D) of tag-only images B×3×H×W that their pseudo labels start from
+        with ``pseudo_features="eval"``: the backbone's in eval mode, without gradients (no
+        sample's features depend on the others' through batch statistics, as at test time);
+        ``None`` with ``"train"``, whose pseudo labels start from the training forward pass."""
         if self.pseudo_features == "train":
-            return out.u1[tag_only].detach(), out.v1[tag_only].detach()
+            return None
         with torch.no_grad(), eval_mode([self.model.backbone]):
             return self.model.encode(images)
 

@@ -80,7 +80,7 @@ class Data(Node):
     val_split: text(optional=True)
     test_split: text(optional=True)
     idw_root: text(optional=True)
-    idw_annotations: text()
+    idw_annotations: text(optional=True)
     idw_images: text()
     idw_hidden_labelmaps: text(optional=True)
     idw_clean_tags: text(optional=True)

@@ -14,9 +14,10 @@ from pydantic_core import PydanticCustomError
 MISSING = "???"
 
 
-def _checked(check: Callable[[Any], str | None], optional: bool) -> Any:
-    """A field type whose value ``check`` judges: it returns what was expected, or ``None``
-    when the value is right; ``optional`` also admits ``null``."""
+def _checked(check: Callable[[Any], str | None], optional: bool, quote: bool = True) -> Any:
+    """A field type whose value ``check`` judges: it returns what was expected (followed by
+    ``, got <value>`` unless not ``quote``), or ``None`` when the value is right; ``optional``
+    also admits ``null``."""
 
     def validate(value: Any) -> Any:
         refuse_unknowable(value)
@@ -24,7 +25,7 @@ def _checked(check: Callable[[Any], str | None], optional: bool) -> Any:
             return value
         expected = check(value)
         if expected is not None:
-            raise ValueError(f"{expected}, got {value!r}")
+            raise ValueError(f"{expected}, got {value!r}" if quote else expected)
         return value
 
     return Annotated[Any, PlainValidator(validate)]
@@ -91,16 +92,7 @@ def choice(values: Sequence[Any], optional: bool = False) -> Any:
         known = not isinstance(value, bool) and value in values
         return None if known else f"unknown value {value!r}; expected one of {tuple(values)}"
 
-    def validate(value: Any) -> Any:
-        refuse_unknowable(value)
-        if value is None and optional:
-            return value
-        expected = check(value)
-        if expected is not None:
-            raise ValueError(expected)
-        return value
-
-    return Annotated[Any, PlainValidator(validate)]
+    return _checked(check, optional, quote=False)
 
 
 def flag(optional: bool = False) -> Any:
