@@ -7,7 +7,7 @@ from dis_seg.models import DISNet
 from tests.helpers import compose_config, run_entry_point, tiny_overrides
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
     if torch.cuda.is_available():
         return

@@ -62,13 +62,15 @@ def test_curve_is_logged_for_every_scheduled_step_plus_tts(validated):
     logged, results = validated.trainer.callback_metrics, validated.callback.results["val"]
     assert validated.callback.steps == [0, 2, TTS]
     for t in (0, 2, TTS):
-        assert f"val/mIoU_t{t}" in logged and f"val/recon_error_t{t}" in logged
+        assert f"val/mIoU_t{t}" in logged
+        assert f"val/recon_error_t{t}" in logged
         assert 0 <= results[f"mIoU_t{t}"] <= 1
     assert not any(f"mIoU_t{t}" in results for t in (1, 10))
 
 
 def test_steps_descend_under_lightning_default_inference_mode(validated):
-    assert validated.inference_mode and all(validated.inference_mode)
+    assert validated.inference_mode
+    assert all(validated.inference_mode)
     results = validated.callback.results["val"]
     assert results[f"recon_error_t{TTS}"] < results["recon_error_t2"] < results["recon_error_t0"]
 

@@ -47,7 +47,7 @@ def test_truncated_checkpoint_is_named_truncated(tmp_path, legacy):
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    ("content", "message"),
     [
         (b"", "is empty"),
         (bytes(range(7, 256)) * 8, "is not a dis-seg checkpoint: not a PyTorch file"),

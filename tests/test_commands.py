@@ -31,7 +31,7 @@ def test_every_cli_module_is_a_command():
 
 
 @pytest.mark.parametrize(
-    "module, arguments",
+    ("module", "arguments"),
     [
         ("dis_seg.train", ["stage=3"]),
         ("dis_seg.evaluate", ["ckpt_path=x"]),

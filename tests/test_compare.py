@@ -26,7 +26,8 @@ def test_every_row_trains_as_many_epochs_and_the_supervised_one_without_tag_only
     assert {"data.idw_annotations=null", "data.batch_size=8"} <= set(supervised[0].overrides)
     assert "epochs.stage1=7" in arm_runs("stage1", EPOCHS, 8, folder)[0].overrides
     ttr0, ttr30 = arm_runs("stage3", EPOCHS, 8, folder)[2:]
-    assert "ttr=0" in ttr0.overrides and "ttr=30" in ttr30.overrides
+    assert "ttr=0" in ttr0.overrides
+    assert "ttr=30" in ttr30.overrides
     shared = "stages.s3.init_from=/compare/seed0/ttr0/stage2/checkpoints/last.ckpt"
     assert shared in ttr30.overrides
     command = run_command(ttr30, folder, ["debug=tiny"])
@@ -53,7 +54,8 @@ def test_the_bootstrap_pairs_the_rows_on_the_same_draws():
     assert not same.any()
     gains = sampler.scores(better) - sampler.scores(confusions)
     assert (gains > 0).all()  # more hits on every image: every draw sees the gain
-    assert sampler.seeds.shape == (200, 3) and set(np.unique(sampler.seeds)) <= {0, 1, 2}
+    assert sampler.seeds.shape == (200, 3)
+    assert set(np.unique(sampler.seeds)) <= {0, 1, 2}
 
 
 @pytest.mark.slow
@@ -77,7 +79,9 @@ def test_make_compare_trains_every_row_on_a_seed_and_reports_its_table(tmp_path)
     )
     assert "data.idw_annotations=null" in supervised
     tables = report(tmp_path / "compare")
-    assert "DIS, stage 3, ttr=30" in tables and "supervised only" in tables
+    assert "DIS, stage 3, ttr=30" in tables
+    assert "supervised only" in tables
     result = json.loads((tmp_path / "compare" / "compare.json").read_text())
-    assert result["seeds"] == [0] and set(result["splits"]) == {"voc", "idw"}
+    assert result["seeds"] == [0]
+    assert set(result["splits"]) == {"voc", "idw"}
     assert (tmp_path / "compare" / "compare.png").is_file()

@@ -86,7 +86,8 @@ def multirun(compose):
     HydraConfig.instance().cfg = None
 
 
-def test_ddp_that_relaunches_the_command_line_is_refused_in_a_local_multirun(multirun):
+@pytest.mark.usefixtures("multirun")
+def test_ddp_that_relaunches_the_command_line_is_refused_in_a_local_multirun():
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False)
     with pytest.raises(ConfigError, match="trainer.devices: DDP .* inside a local multirun"):
         check_trainer(OmegaConf.create({"trainer": {}}), trainer)
@@ -135,6 +136,8 @@ def test_the_evaluation_takes_its_steps_as_the_inference_group_says(name, compos
     control = ["inference.control.stall_tolerance=1.0", "inference.compile_steps=true"]
     cfg = compose(name, *steps, *control)
     controlled = validated_energies(evaluation_callback(cfg, 3, 20.0))
-    assert controlled[:2] == free[:2] and controlled[2] == controlled[1]
-    assert taken and all(options.compile_steps for options in taken)
+    assert controlled[:2] == free[:2]
+    assert controlled[2] == controlled[1]
+    assert taken
+    assert all(options.compile_steps for options in taken)
     assert {options.method for options in taken} == {cfg.inference.method}

@@ -37,7 +37,7 @@ def value_of(cfg, key: str):
 
 
 @pytest.mark.parametrize(
-    "section, config_name, required",
+    ("section", "config_name", "required"),
     [
         ("Top-level keys", "train", ()),
         ("Labelled images and tag noise", "train", ()),

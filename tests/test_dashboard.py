@@ -33,7 +33,7 @@ class RecordingRun:
 
     def __init__(self) -> None:
         self.logged: dict[str, Any] = {}
-        self.config = SimpleNamespace(update=lambda params, **options: None)
+        self.config = SimpleNamespace(update=lambda *args, **options: None)
 
     def log(self, data: dict[str, Any], **options: Any) -> None:
         self.logged.update(data)
@@ -141,12 +141,14 @@ def test_example_masks_panel_shows_the_images_the_image_callback_logs(workspace,
     (browser,) = panels(workspace, wr.MediaBrowser)
     for key in browser.media_keys:
         images = wandb_logged[key]
-        assert images and all(isinstance(image, wandb.Image) for image in images)
+        assert images
+        assert all(isinstance(image, wandb.Image) for image in images)
 
 
 def test_runs_are_grouped_by_config_keys_the_runs_log(workspace, logged_config):
     grouping = [key.name for key in workspace.runset_settings.groupby]
-    assert grouping and all(key in logged_config for key in grouping)
+    assert grouping
+    assert all(key in logged_config for key in grouping)
 
 
 def test_without_credentials_the_command_writes_the_workspace_of_the_run_name_group(

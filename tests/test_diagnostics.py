@@ -36,13 +36,16 @@ def test_step_changes_count_each_pixel_by_direction_kind_and_region():
     changes.update(initial, {3: refined}, truth, boundary)
     row = changes.totals()[3]
     assert changes.pixels == 4
-    assert row["right_to_wrong"] == 2 and row["wrong_to_right"] == 2
+    assert row["right_to_wrong"] == 2
+    assert row["wrong_to_right"] == 2
     assert row["right_to_wrong/background_to_object"] == 1  # pixel 0: 0 → 1
     assert row["right_to_wrong/object_to_background"] == 1  # pixel 1: 1 → 0
     assert row["wrong_to_right/object_to_object"] == 1  # pixel 2: 1 → 2
     assert row["wrong_to_right/object_to_background"] == 1  # pixel 3: 2 → 0
-    assert row["right_to_wrong/boundary"] == 1 and row["right_to_wrong/interior"] == 1
-    assert row["wrong_to_right/boundary"] == 1 and row["wrong_to_right/interior"] == 1
+    assert row["right_to_wrong/boundary"] == 1
+    assert row["right_to_wrong/interior"] == 1
+    assert row["wrong_to_right/boundary"] == 1
+    assert row["wrong_to_right/interior"] == 1
 
 
 def test_truth_is_preferred_where_its_energy_is_below_the_prediction():
@@ -117,7 +120,8 @@ def test_diagnose_writes_the_report_its_plots_and_numbers_and_logs_them(pipeline
         assert (out / name).is_file(), name
     results = json.loads((out / "diagnostics.json").read_text())
     segmentation = results["segmentation"]
-    assert segmentation["steps"] == 3 and results["split"] == "val"
+    assert segmentation["steps"] == 3
+    assert results["split"] == "val"
     assert set(segmentation["changes"]["per_step"]) == {"1", "2", "3"}
     assert results["tags"]["ttr"] == 2
     assert set(results["tags"]["pseudo_labels"]) == {"mIoU_t0", "mIoU_ttr"}
@@ -125,7 +129,8 @@ def test_diagnose_writes_the_report_its_plots_and_numbers_and_logs_them(pipeline
     assert "diagnose/energy/truth_below_prediction_t0" in logged
     assert "diagnose/pseudo/mIoU_ttr" in logged
     report = (out / "report.md").read_text()
-    assert "Does the energy prefer the truth?" in report and "| cleaned |" in report
+    assert "Does the energy prefer the truth?" in report
+    assert "| cleaned |" in report
 
 
 def test_diagnose_refuses_an_unknown_split_in_one_line_naming_the_key(
@@ -151,7 +156,8 @@ def test_tag_cleaning_follows_the_checkpoints_rule_where_the_config_sets_none():
         "suppress_absent": False,
     }
     defaults = cleaning_rule(cfg, {})
-    assert defaults["tag_threshold"] == 0.5 and defaults["suppress_absent"] is True
+    assert defaults["tag_threshold"] == 0.5
+    assert defaults["suppress_absent"] is True
 
 
 def test_diagnosing_the_idw_test_split_reads_no_voc_folder(pipeline, tmp_path):

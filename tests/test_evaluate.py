@@ -40,7 +40,8 @@ def test_evaluate_rejects_a_checkpoint_with_other_num_classes(
     ]
     assert refused_run(evaluate, arguments, monkeypatch) == 2
     error = capsys.readouterr().err
-    assert "model.num_classes" in error and "21 classes but the data has 5" in error
+    assert "model.num_classes" in error
+    assert "21 classes but the data has 5" in error
 
 
 def test_evaluate_names_a_missing_data_folder_instead_of_generating_data(
@@ -74,7 +75,8 @@ def test_evaluate_on_absent_voc_data_names_the_key_and_variable_in_one_line(
 def test_metrics_json_and_the_checkpoint_record_the_data_they_were_computed_on(pipeline):
     metrics = json.loads((pipeline / "stage3" / "metrics.json").read_text())
     data = metrics["data"]
-    assert data["voc_root"].endswith("synthetic/VOC2012") and len(data["fingerprint"]) == 16
+    assert data["voc_root"].endswith("synthetic/VOC2012")
+    assert len(data["fingerprint"]) == 16
     checkpoint = read_checkpoint(pipeline / "stage3" / "checkpoints" / "last.ckpt")
     assert checkpoint_record(checkpoint) == {"stage": 3, "data": data}
     assert metrics["protocol"] == "whole"
@@ -91,7 +93,8 @@ def test_evaluating_on_other_data_than_the_checkpoints_says_so_in_one_line(pipel
         f"hydra.run.dir={tmp_path / 'eval'}",
     )
     notes = [line for line in result.stdout.splitlines() if "evaluating on data" in line]
-    assert len(notes) == 1 and "not the data the checkpoint was trained on" in notes[0]
+    assert len(notes) == 1
+    assert "not the data the checkpoint was trained on" in notes[0]
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     trained = json.loads((pipeline / "stage3" / "metrics.json").read_text())
     assert evaluated["data"]["fingerprint"] != trained["data"]["fingerprint"]

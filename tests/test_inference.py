@@ -56,7 +56,8 @@ def test_mixed_module_modes_are_restored_individually(tiny_model, batch):
     tiny_model.train()
     tiny_model.backbone.eval()
     iterative_inference(tiny_model, *batch, steps=1, step_size=1.0)
-    assert tiny_model.training and not tiny_model.backbone.training
+    assert tiny_model.training
+    assert not tiny_model.backbone.training
     assert tiny_model.reconstruction_head.training
 
 
@@ -93,8 +94,10 @@ def test_zero_steps_returns_the_initial_prediction(tiny_model, batch):
     result = iterative_inference(tiny_model, u1, v1, images, steps=0, step_size=1.0)
     with torch.no_grad():
         expected = tiny_model.decode(u1, v1, images.shape[-2:])
-    assert torch.equal(result.u3, expected.u3) and torch.equal(result.v3, expected.v3)
-    assert torch.equal(result.u1, u1) and torch.equal(result.v1, v1)
+    assert torch.equal(result.u3, expected.u3)
+    assert torch.equal(result.v3, expected.v3)
+    assert torch.equal(result.u1, u1)
+    assert torch.equal(result.v1, v1)
     assert result.energy.shape == (1, 3)
 
 
@@ -112,11 +115,13 @@ def test_non_finite_energy_stops_only_affected_samples_with_a_warning(diverging_
     with pytest.warns(RuntimeWarning, match="1 of 3 samples"):
         result = iterative_inference(model, u1, v1, images, steps=6, step_size=1e4)
     assert result.stopped.tolist() == [False, True, False]
-    assert torch.isfinite(result.energy).all() and torch.isfinite(result.u3).all()
+    assert torch.isfinite(result.energy).all()
+    assert torch.isfinite(result.u3).all()
     with torch.no_grad():
         torch.testing.assert_close(result.z3, model.reconstruct(result.u3))
     stopped_at = result.energy[:, 1]
-    assert (stopped_at[-1] == stopped_at[-2]) and (stopped_at[1] > stopped_at[0])
+    assert stopped_at[-1] == stopped_at[-2]
+    assert stopped_at[1] > stopped_at[0]
     others = iterative_inference(
         model, u1[[0, 2]], v1[[0, 2]], images[[0, 2]], steps=6, step_size=1e4
     )
@@ -169,7 +174,8 @@ def test_predict_gives_the_argmax_of_the_refined_logits_at_the_image_size(tiny_m
     assert prediction.labelmap(2).shape == images[:, 0].shape
     torch.testing.assert_close(prediction.tag_scores(), result.v3.sigmoid())
     given = predict(tiny_model, images, steps=4, step_size=20.0, features=(u1, v1))
-    assert len(calls) == 2 and torch.equal(given.labelmap(), prediction.labelmap())
+    assert len(calls) == 2
+    assert torch.equal(given.labelmap(), prediction.labelmap())
 
 
 def test_predicted_labelmaps_keep_to_the_allowed_classes(tiny_model, batch):

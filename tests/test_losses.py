@@ -20,7 +20,8 @@ def test_segmentation_loss_of_fully_ignored_batch_is_zero_with_gradient():
     logits = torch.randn(2, 3, 4, 4, requires_grad=True)
     loss = segmentation_loss(logits, torch.full((2, 4, 4), 255))
     loss.backward()
-    assert loss.item() == 0.0 and logits.grad is not None
+    assert loss.item() == 0.0
+    assert logits.grad is not None
 
 
 def test_per_sample_losses_do_not_depend_on_other_samples():

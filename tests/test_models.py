@@ -114,7 +114,7 @@ def test_unknown_backbone_and_output_stride_errors_name_the_config_key():
 
 
 @pytest.mark.parametrize(
-    "kernel_size, dilation, stride, padding",
+    ("kernel_size", "dilation", "stride", "padding"),
     [(3, 1, 1, 1), (1, 1, 1, 0), (5, 2, 1, 4), (3, 1, 2, 1), (3, 1, 1, "same")],
     ids=["3x3", "1x1", "5x5-dilated", "strided", "same"],
 )

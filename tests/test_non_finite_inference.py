@@ -44,7 +44,8 @@ def test_callback_warns_with_the_count_of_diverging_samples_and_logs_finite_metr
     with pytest.warns(RuntimeWarning, match="the energy of 1 of 3 samples became non-finite"):
         results = validate([images_with_one_overflowing(1)], step_size=1e4)
     curve = {key: value for key, value in results.items() if key.startswith(("mIoU", "recon"))}
-    assert len(curve) == 6 and all(math.isfinite(value) for value in curve.values())
+    assert len(curve) == 6
+    assert all(math.isfinite(value) for value in curve.values())
     assert results["non_finite_samples"] == 1
 
 
@@ -54,7 +55,8 @@ def test_callback_warns_once_an_epoch_with_the_count_over_all_batches():
         warnings.simplefilter("always")
         results = validate(batches, step_size=1e4)
     messages = [str(w.message) for w in caught if "non-finite" in str(w.message)]
-    assert len(messages) == 1 and "2 of 6 samples" in messages[0]
+    assert len(messages) == 1
+    assert "2 of 6 samples" in messages[0]
     assert results["non_finite_samples"] == 2
 
 

@@ -20,7 +20,8 @@ def test_the_stages_train_as_one_multirun_into_the_folders_of_single_runs(pipeli
     before = folder_state(pipeline)
     command.main(["logger=csv", *tiny_overrides(pipeline.parents[1])])
     again = capsys.readouterr().out
-    assert "stage 3: done" in again and "| stage-3 test mIoU, tts=0 |" in again
+    assert "stage 3: done" in again
+    assert "| stage-3 test mIoU, tts=0 |" in again
     assert folder_state(pipeline) == before
 
 
@@ -36,7 +37,8 @@ def test_a_failing_stage_ends_the_pipeline_before_the_next_one(pipeline, tmp_pat
         check=False,
     )
     assert result.returncode != 0
-    assert "stage 1: done" in result.stdout and "stage 2: training into" in result.stdout
+    assert "stage 1: done" in result.stdout
+    assert "stage 2: training into" in result.stdout
     assert not (run_dir / "stage2" / "metrics.json").exists()
     assert not (run_dir / "stage3").exists()
 
@@ -47,7 +49,8 @@ def test_a_stage_folder_moved_by_hydra_run_dir_is_refused_by_name(tmp_path):
 
 
 def test_the_stages_share_a_process_on_one_device_only():
-    assert command.on_one_device([]) and command.on_one_device(["trainer=gpu"])
+    assert command.on_one_device([])
+    assert command.on_one_device(["trainer=gpu"])
     assert not command.on_one_device(["trainer=ddp"])
     assert not command.on_one_device(["trainer=gpu", "trainer.devices=2"])
     assert not command.on_one_device(["+trainer.num_nodes=2"])

@@ -56,7 +56,7 @@ def trained_stages(monkeypatch) -> list[int]:
     monkeypatch.setattr(
         command, "run_stages", lambda todo, *_: stages.extend(s.stage for s in todo) or 0
     )
-    monkeypatch.setattr(command, "summary_table", lambda run_dir: "summary")
+    monkeypatch.setattr(command, "summary_table", lambda *_: "summary")
     return stages
 
 
@@ -67,7 +67,8 @@ def test_other_stage3_settings_skip_finished_stages_1_and_2_and_train_stage3(
     trained(tmp_path, (1, 2))
     command.main([f"paths.output_root={tmp_path}", override])
     printed = capsys.readouterr().out
-    assert "stage 1: done" in printed and "stage 2: done" in printed
+    assert "stage 1: done" in printed
+    assert "stage 2: done" in printed
     assert "stage 3: training into" in printed
     assert trained_stages == [3]
 
@@ -84,7 +85,8 @@ def test_unfinished_stage2_with_other_stage3_settings_is_resumed(tmp_path):
     trained(tmp_path, (2,), finished=False)
     folders = wanted(tmp_path, "ttr=10")
     check_resumable(folders)
-    assert not folders[1].done and folders[1].checkpoint.is_file()
+    assert not folders[1].done
+    assert folders[1].checkpoint.is_file()
 
 
 @pytest.mark.parametrize("finished", [True, False], ids=["finished", "started"])

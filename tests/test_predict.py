@@ -109,7 +109,8 @@ def test_labelmaps_reproduce_the_evaluated_test_mIoU_of_the_checkpoint(predicted
 
 
 def test_non_image_file_is_skipped_with_a_warning(predicted):
-    assert "skipping" in predicted.log and "notes.txt: not an image" in predicted.log
+    assert "skipping" in predicted.log
+    assert "notes.txt: not an image" in predicted.log
     assert not (predicted.outputs / "notes.png").exists()
 
 
@@ -141,10 +142,12 @@ def test_overlays_are_rgb_images_at_the_original_size(predicted):
 
 def test_unreadable_image_is_skipped_named_and_the_run_exits_with_status_1(predicted):
     assert predicted.result.returncode == 1
-    assert "skipping" in predicted.log and "broken.jpg: unreadable or truncated" in predicted.log
+    assert "skipping" in predicted.log
+    assert "broken.jpg: unreadable or truncated" in predicted.log
     assert not (predicted.outputs / "broken.png").exists()
     tagged = json.loads((predicted.outputs / "tags.json").read_text())
-    assert "broken.jpg" not in tagged and len(tagged) == len(predicted.test_ids) + 1
+    assert "broken.jpg" not in tagged
+    assert len(tagged) == len(predicted.test_ids) + 1
 
 
 def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
@@ -160,7 +163,8 @@ def test_the_run_ends_with_a_summary_of_what_it_wrote_and_skipped(predicted):
 @pytest.mark.slow
 def test_broken_links_and_link_loops_are_named_and_skipped(predicted):
     assert predicted.result.returncode == 1
-    assert "skipping" in predicted.log and "gone.jpg: broken link" in predicted.log
+    assert "skipping" in predicted.log
+    assert "gone.jpg: broken link" in predicted.log
     assert "loop.jpg: link loop" in predicted.log
     assert not {"gone.png", "loop.png"} & labelmaps_in(predicted.outputs)
 
@@ -218,7 +222,8 @@ def test_input_folder_as_output_is_refused_before_anything_is_written(
         f"error: output_dir: {tmp_path} overlaps input_dir {tmp_path} (the same folder, or one "
         "inside the other); choose an output_dir apart from the inputs\n"
     )
-    assert digests(tmp_path) == before and len(before) == len(ids)
+    assert digests(tmp_path) == before
+    assert len(before) == len(ids)
 
 
 def test_predict_folder_never_writes_over_its_inputs(pipeline, tmp_path):
@@ -295,7 +300,8 @@ def interrupted(pipeline, tmp_path_factory):
 def test_a_run_stopped_by_sigterm_leaves_a_manifest_of_exactly_the_labelmaps_it_wrote(
     interrupted,
 ):
-    assert interrupted.first_still_ran and interrupted.first.returncode == -signal.SIGTERM
+    assert interrupted.first_still_ran
+    assert interrupted.first.returncode == -signal.SIGTERM
     written = labelmaps_in(interrupted.outputs)
     assert 0 < len(written) < 2000
     assert written_files(interrupted.outputs) == written == output_files(interrupted.outputs)

@@ -10,7 +10,7 @@ from tests.helpers import refused_run, tiny_overrides
 
 
 @pytest.mark.parametrize(
-    "app, arguments, message",
+    ("app", "arguments", "message"),
     [
         (train, ["stage=4"], "stage: unknown value 4; expected one of (1, 2, 3)"),
         (evaluate, [], "ckpt_path: missing; set it on the command line (ckpt_path=...)"),
@@ -51,5 +51,6 @@ def test_full_error_shows_the_traceback_and_still_creates_nothing(tmp_path, monk
     with pytest.raises(SystemExit, match="2"):
         train.main()
     error = capsys.readouterr().err
-    assert error.startswith("Traceback") and "ConfigError: stage: unknown value 4" in error
+    assert error.startswith("Traceback")
+    assert "ConfigError: stage: unknown value 4" in error
     assert list(tmp_path.iterdir()) == []

@@ -40,7 +40,8 @@ def test_frozen_module_passes_gradients_to_its_input_but_takes_none_itself():
     x = torch.randn(4, 3, requires_grad=True)
     with frozen(layer):
         layer(x).sum().backward()
-    assert x.grad is not None and layer.weight.grad is None
+    assert x.grad is not None
+    assert layer.weight.grad is None
     assert all(p.requires_grad for p in layer.parameters())
 
 
@@ -93,7 +94,8 @@ def test_stage2_fitted_to_the_truth_learns_from_the_labelled_images_alone():
     expected = truth_reconstruction_loss(
         truth.model, batch["image"][labelled], batch["labelmap"][labelled], (4, 4)
     )
-    assert torch.equal(first, changed) and torch.allclose(first, expected)
+    assert torch.equal(first, changed)
+    assert torch.allclose(first, expected)
     both = Stage2Module(model=TINY, recon_fit="both")
     first, changed = labelled_images_only_loss(both, batch)
     assert not torch.equal(first, changed)

@@ -54,7 +54,8 @@ def test_train_job_contributes_only_steps_up_to_its_tts(tmp_path):
 def test_each_test_set_gets_a_table_of_its_own(tmp_path):
     write_job(tmp_path / "a", stage=3, ttr=2, tts=1, mIoU_t0=0.5, mIoU_t1=0.6, idw={"mIoU_t1": 0.3})
     tables = report(tmp_path).split("\n\n")
-    assert tables[0] == "## voc test" and tables[2] == "## idw test"
+    assert tables[0] == "## voc test"
+    assert tables[2] == "## idw test"
     assert tables[1].splitlines()[2] == "| 2 | 50.0 | 60.0 |"
     assert tables[3].splitlines()[2] == "| 2 | 30.0 |"
 
@@ -72,7 +73,8 @@ def test_report_md_and_png_plot_are_written_and_table_printed(sweep, capsys):
     assert "| 5 | 25.0 ± 7.1 |" in printed
     assert printed.strip() in (sweep / "report.md").read_text()
     with Image.open(sweep / "mIoU_vs_t.png") as plot:
-        assert plot.format == "PNG" and plot.width > 100
+        assert plot.format == "PNG"
+        assert plot.width > 100
 
 
 def test_folder_without_metrics_json_is_a_clear_error(tmp_path, capsys):

@@ -23,7 +23,8 @@ def test_a_finished_run_of_another_config_is_refused_and_left_as_it_was(
     assert refused_run(train, arguments, monkeypatch) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: hydra.run.dir: {pipeline / 'stage1'} holds a stage-1 run")
-    assert "of another config" in error and error.count("\n") == 1
+    assert "of another config" in error
+    assert error.count("\n") == 1
     assert folder_state(pipeline / "stage1") == before
 
 
@@ -57,7 +58,7 @@ def test_a_run_folder_that_cannot_be_written_is_refused_naming_it(
 
 
 @pytest.mark.parametrize(
-    "argument, message",
+    ("argument", "message"),
     [
         ("experiment=nope", "experiment=nope: no such option of experiment/; expected one of"),
         ("logger=nope", "logger=nope: no such option of logger/; expected one of csv, default"),
@@ -71,7 +72,8 @@ def test_a_config_that_does_not_compose_is_refused_in_one_line(
 ):
     assert refused_run(train, [argument, *tiny_overrides(tmp_path)], monkeypatch) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {message}") and error.count("\n") == 1
+    assert error.startswith(f"error: {message}")
+    assert error.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 
 
@@ -92,4 +94,5 @@ def test_a_failed_run_leaves_its_error_and_lightnings_lines_in_its_log(pipeline,
     assert result.returncode == 1
     log = (tmp_path / "synthetic" / "stage1" / "train.log").read_text()
     assert "`Trainer.fit` stopped" in log
-    assert "error: " in log and "nowhere" in log
+    assert "error: " in log
+    assert "nowhere" in log

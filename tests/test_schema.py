@@ -38,7 +38,7 @@ def test_every_shipped_experiment_and_stage_passes_the_schema(experiment, stage,
 
 
 @pytest.mark.parametrize(
-    "app, debug", [("train", "tiny"), ("evaluate", "tiny"), ("train", "walkthrough")]
+    ("app", "debug"), [("train", "tiny"), ("evaluate", "tiny"), ("train", "walkthrough")]
 )
 def test_the_debug_configs_pass_the_schema_of_the_apps_they_serve(app, debug, composed):
     validate(composed(app, f"debug={debug}"), app)
@@ -50,7 +50,7 @@ def test_the_other_shipped_apps_pass_the_schema(app, composed):
 
 
 @pytest.mark.parametrize(
-    "override, message",
+    ("override", "message"),
     [
         ("stage=4", "stage: unknown value 4; expected one of (1, 2, 3)"),
         ("stage=true", "stage: unknown value True; expected one of (1, 2, 3)"),
@@ -105,7 +105,7 @@ def test_a_bad_training_value_fails_in_one_line_naming_the_key(override, message
 
 
 @pytest.mark.parametrize(
-    "app, override, message",
+    ("app", "override", "message"),
     [
         ("evaluate", "tts=-1", "tts: expected an integer ≥ 0, got -1"),
         ("evaluate", "ckpt_path=???", "ckpt_path: missing; set it on the command line"),

@@ -91,10 +91,12 @@ def test_iterative_inference_steps_in_float32_under_bf16_autocast(tiny_model):
             ]
     assert u1_bf16.dtype == torch.bfloat16
     fast, autograd = results
-    assert fast.u3.dtype == torch.float32 and torch.isfinite(fast.energy).all()
+    assert fast.u3.dtype == torch.float32
+    assert torch.isfinite(fast.energy).all()
     assert_fast_matches_autograd(fast, autograd)
     outside = iterative_inference(tiny_model, u1_bf16.float(), v1_bf16.float(), images, **kwargs)
-    assert torch.equal(fast.u3, outside.u3) and torch.equal(fast.energy, outside.energy)
+    assert torch.equal(fast.u3, outside.u3)
+    assert torch.equal(fast.energy, outside.energy)
     assert (fast.energy[-1] < fast.energy[0]).all()
     labelmap, initial = reference.u3.argmax(dim=1), reference.u3_at[0].argmax(dim=1)
     assert (labelmap != initial).float().mean() > 0.2

@@ -30,7 +30,7 @@ def descend(features, control, steps=12, step_size=3e4, method="autograd", **kwa
     )
 
 
-def rms_change(result, features):
+def rms_change(result):
     initial = result.u3_at[0]
     return (result.u3 - initial).square().flatten(1).mean(dim=1).sqrt()
 
@@ -52,12 +52,12 @@ def test_monotone_control_undoes_a_step_that_raises_the_energy_and_stops_there(f
 
 def test_max_change_keeps_each_sample_within_its_distance_of_the_start(features):
     free = descend(features, StepControl(), step_size=2e3, record_steps=(0,))
-    limit = float(rms_change(free, features).median())
+    limit = float(rms_change(free).median())
     capped = descend(features, StepControl(max_change=limit), step_size=2e3, record_steps=(0,))
-    distance = rms_change(capped, features)
+    distance = rms_change(capped)
     assert (distance <= limit).all()
-    assert (distance < rms_change(free, features)).any()
-    roomy = StepControl(max_change=10 * float(rms_change(free, features).max()))
+    assert (distance < rms_change(free)).any()
+    roomy = StepControl(max_change=10 * float(rms_change(free).max()))
     unlimited = descend(features, roomy, step_size=2e3, record_steps=(0,))
     assert torch.equal(unlimited.u3, free.u3)
 

@@ -122,7 +122,8 @@ def test_incompatible_stage_checkpoint_error_names_file_and_make_target(pipeline
         check=False,
     )
     assert result.returncode != 0
-    assert "does not fit" in result.stderr and "make train-stage1" in result.stderr
+    assert "does not fit" in result.stderr
+    assert "make train-stage1" in result.stderr
 
 
 def test_resume_from_last_checkpoint_continues_the_global_step(pipeline, tmp_path):
@@ -141,7 +142,8 @@ def test_resume_from_last_checkpoint_continues_the_global_step(pipeline, tmp_pat
     assert torch.load(last, weights_only=True)["global_step"] == 4
     with (stage1 / "csv" / "version_1" / "metrics.csv").open() as rows:
         epochs = {row["epoch"] for row in csv.DictReader(rows) if row["epoch"]}
-    assert "0" not in epochs and "1" in epochs  # the resumed run trained the second epoch only
+    assert "0" not in epochs  # the resumed run trained the second epoch only
+    assert "1" in epochs
 
 
 def test_wandb_writes_offline_run_files_one_run_per_multirun_job(stage1_multirun):
@@ -151,7 +153,8 @@ def test_wandb_writes_offline_run_files_one_run_per_multirun_job(stage1_multirun
     ]
     for job in stage1_multirun:
         runs = list((job / "wandb").glob("offline-run-*"))
-        assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+        assert len(runs) == 1
+        assert list(runs[0].glob("run-*.wandb"))
         assert (job / "metrics.json").is_file()
 
 
@@ -187,7 +190,8 @@ def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags(tagged_batch):
     common = {"ttr": 2, "step_size": 10.0, "tag_threshold": 0.5}
     pseudo = make_pseudo_labels(model, u1, v1, images, tags, **common)
     free = make_pseudo_labels(model, u1, v1, images, tags, suppress_absent=False, **common)
-    assert torch.equal(pseudo.tags, free.tags) and (pseudo.tags[:, 0] == 1).all()
+    assert torch.equal(pseudo.tags, free.tags)
+    assert (pseudo.tags[:, 0] == 1).all()
     for name in ("labelmap", "initial_labelmap"):
         suppressed, unsuppressed = getattr(pseudo, name), getattr(free, name)
         kept = in_tags(unsuppressed, pseudo.tags)

@@ -46,4 +46,5 @@ def test_package_configs_come_first_so_a_user_file_of_the_same_name_is_not_used(
 ):
     (user_folder / "experiment" / "voc.yaml").write_text("# @package _global_\nseed: 123\n")
     cfg = compose_with_user_folder(user_folder, "experiment=voc")
-    assert cfg.run_name == "voc" and cfg.seed == 0
+    assert cfg.run_name == "voc"
+    assert cfg.seed == 0

@@ -34,7 +34,7 @@ def test_stage_and_evaluation_checkpoints_refuse_pickled_objects(evil_checkpoint
 def test_imagenet_weights_are_loaded_with_weights_only(monkeypatch):
     calls = []
 
-    def download(url, **kwargs):
+    def download(url, **kwargs):  # noqa: ARG001 (the signature of what it replaces)
         calls.append(kwargs)
         return torchvision.models.resnet18().state_dict()
 

@@ -49,7 +49,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def test_coco_categories_name_the_twenty_voc_classes():
     assert sorted(COCO_TO_VOC.values()) == sorted(VOC_CLASSES[1:])
-    assert COCO_TO_VOC["couch"] == "sofa" and COCO_TO_VOC["tv"] == "tvmonitor"
+    assert COCO_TO_VOC["couch"] == "sofa"
+    assert COCO_TO_VOC["tv"] == "tvmonitor"
 
 
 def test_converter_writes_the_idw_layout_of_the_images_whose_captions_name_a_voc_class(
@@ -63,7 +64,8 @@ def test_converter_writes_the_idw_layout_of_the_images_whose_captions_name_a_voc
     assert first["description"] == " ".join(IMAGES[0][0])
     assert first["tags"] == ["horse", "person"]
     link = tmp_path / "IDW" / "images" / file_name(0)
-    assert link.is_symlink() and link.resolve() == (coco / "train2017" / file_name(0)).resolve()
+    assert link.is_symlink()
+    assert link.resolve() == (coco / "train2017" / file_name(0)).resolve()
     written = {r["image"] for r in records}
     assert file_name(3) not in written  # a truck at a crossing: no VOC class
     assert file_name(31) not in written  # train tracks without a train
@@ -81,7 +83,8 @@ def test_the_written_folder_reads_as_idw_tag_only_images_with_clean_tags(coco, t
     clean = {VOC_CLASSES[i] for i in sample["clean_tags"].nonzero().flatten().tolist()}
     assert names == {"background", "person", "sofa", "tvmonitor"}
     assert clean == names | {"pottedplant"}  # the plant behind the sofa is not named
-    assert sample["image"].shape == (8, 8, 3) and not sample["has_labelmap"]
+    assert sample["image"].shape == (8, 8, 3)
+    assert not sample["has_labelmap"]
 
 
 def test_clean_tags_are_the_voc_classes_of_the_instances(coco, tmp_path):
@@ -196,7 +199,8 @@ def test_bad_coco_files_are_refused_in_one_line_naming_the_file(
         run(coco, tmp_path / "IDW")
     assert main(arguments(coco, tmp_path / "IDW")) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}") and err.count("\n") == 1
+    assert err.startswith(f"error: {path}")
+    assert err.count("\n") == 1
 
 
 def test_instances_of_another_split_are_refused(coco, tmp_path):

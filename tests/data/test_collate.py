@@ -22,8 +22,10 @@ def test_batch_is_padded_to_a_stride_multiple_with_zero_and_ignore():
     batch = collate_samples([transformed_sample(10, 7, True), transformed_sample(5, 17, False)], 8)
     assert batch["image"].shape == (2, 3, 16, 24)
     assert batch["labelmap"].shape == batch["hidden_labelmap"].shape == (2, 16, 24)
-    assert batch["image"][0, :, :10, :7].eq(1).all() and batch["image"][0, :, 10:].eq(0).all()
-    assert batch["labelmap"][1, :5, :17].eq(4).all() and batch["labelmap"][1, 5:].eq(255).all()
+    assert batch["image"][0, :, :10, :7].eq(1).all()
+    assert batch["image"][0, :, 10:].eq(0).all()
+    assert batch["labelmap"][1, :5, :17].eq(4).all()
+    assert batch["labelmap"][1, 5:].eq(255).all()
     assert batch["hidden_labelmap"][0, :, 7:].eq(255).all()
     assert batch["orig_size"].tolist() == [[10, 7], [5, 17]]
     assert batch["has_labelmap"].tolist() == [True, False]

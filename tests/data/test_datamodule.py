@@ -30,13 +30,17 @@ def datamodule(root: Path, **kwargs) -> DISDataModule:
 
 def test_training_batch_keys_shapes_and_types(synthetic_root):
     batch = next(iter(datamodule(synthetic_root).train_dataloader()))
-    assert batch["image"].shape == (6, 3, 24, 24) and batch["image"].dtype == torch.float32
+    assert batch["image"].shape == (6, 3, 24, 24)
+    assert batch["image"].dtype == torch.float32
     for key in ("labelmap", "hidden_labelmap"):
-        assert batch[key].shape == (6, 24, 24) and batch[key].dtype == torch.int64
+        assert batch[key].shape == (6, 24, 24)
+        assert batch[key].dtype == torch.int64
     for key in ("tags", "clean_tags"):
-        assert batch[key].shape == (6, 21) and batch[key].dtype == torch.float32
+        assert batch[key].shape == (6, 21)
+        assert batch[key].dtype == torch.float32
     for key in ("has_labelmap", "has_hidden"):
-        assert batch[key].shape == (6,) and batch[key].dtype == torch.bool
+        assert batch[key].shape == (6,)
+        assert batch[key].dtype == torch.bool
     assert batch["orig_size"].tolist() == [[32, 32]] * 6
     assert len(batch["id"]) == 6
     assert (batch["tags"][:, 0] == 1).all()
@@ -60,7 +64,8 @@ def test_tag_only_samples_carry_their_hidden_truth_through_the_crop(synthetic_ro
         batch["hidden_labelmap"][2:], batch["clean_tags"][2:], strict=True
     ):
         visible = set(hidden.unique().tolist()) - {255}
-        assert visible and visible <= set(clean_tags.nonzero().flatten().tolist())
+        assert visible
+        assert visible <= set(clean_tags.nonzero().flatten().tolist())
 
 
 def test_labelled_fraction_turns_the_rest_into_tag_only_samples(synthetic_root):
@@ -68,9 +73,12 @@ def test_labelled_fraction_turns_the_rest_into_tag_only_samples(synthetic_root):
     assert len(module.labelled_set) == 3
     assert len(module.tag_only_set) == 9
     sample = module.tag_only_set[0]
-    assert sample["has_labelmap"] is False and (sample["labelmap"] == 255).all()
-    assert sample["has_hidden"] is True and (sample["hidden_labelmap"] != 255).any()
-    assert torch.equal(sample["clean_tags"], sample["tags"]) and sample["tags"].sum() >= 2
+    assert sample["has_labelmap"] is False
+    assert (sample["labelmap"] == 255).all()
+    assert sample["has_hidden"] is True
+    assert (sample["hidden_labelmap"] != 255).any()
+    assert torch.equal(sample["clean_tags"], sample["tags"])
+    assert sample["tags"].sum() >= 2
     batch = next(iter(module.train_dataloader()))
     assert batch["has_labelmap"].sum() == 2
 
@@ -138,9 +146,8 @@ def test_eval_batches_keep_the_original_size_padded_to_the_output_stride(synthet
     batch = next(iter(module.val_dataloader()))
     assert batch["image"].shape == (2, 3, 48, 48)
     assert batch["orig_size"].tolist() == [[32, 32], [32, 32]]
-    assert (batch["labelmap"][:, 32:] == 255).all() and (
-        batch["labelmap"][:, :32, :32] != 255
-    ).all()
+    assert (batch["labelmap"][:, 32:] == 255).all()
+    assert (batch["labelmap"][:, :32, :32] != 255).all()
     assert batch["has_labelmap"].all()
 
 
@@ -152,14 +159,16 @@ def test_test_loaders_cover_voc_and_a_configured_idw_test_split(synthetic_root):
     )
     voc_loader, idw_loader = module.test_dataloader()
     assert module.test_names == ["voc", "idw"]
-    assert len(voc_loader) == 2 and len(idw_loader) == 10
+    assert len(voc_loader) == 2
+    assert len(idw_loader) == 10
     assert next(iter(idw_loader))["has_labelmap"].all()
     assert len(datamodule(synthetic_root).test_dataloader()) == 2
 
 
 def test_class_names_and_count_are_exposed(synthetic_root):
     module = datamodule(synthetic_root)
-    assert module.num_classes == 21 and module.class_names == VOC_CLASSES
+    assert module.num_classes == 21
+    assert module.class_names == VOC_CLASSES
 
 
 def test_prepare_data_generates_the_synthetic_set_when_missing(tmp_path):
@@ -208,11 +217,11 @@ def test_lightning_fit_gets_mixed_batches_from_the_datamodule(synthetic_root):
             self.weight = torch.nn.Parameter(torch.zeros(()))
             self.labelled_counts: list[int] = []
 
-        def training_step(self, batch, batch_idx):
+        def training_step(self, batch, batch_idx):  # noqa: ARG002 (Lightning's signature)
             self.labelled_counts.append(int(batch["has_labelmap"].sum()))
             return self.weight * batch["image"].mean()
 
-        def validation_step(self, batch, batch_idx):
+        def validation_step(self, batch, batch_idx):  # noqa: ARG002 (Lightning's signature)
             assert batch["image"].shape[0] == 1
 
         def configure_optimizers(self):

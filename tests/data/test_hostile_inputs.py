@@ -40,7 +40,7 @@ def truncate(path, size):
 
 
 @pytest.mark.parametrize(
-    "damage, message",
+    ("damage", "message"),
     [
         (lambda root: truncate(root / "JPEGImages" / "a.jpg", 200), r"a\.jpg: unreadable or trunc"),
         (lambda root: truncate(root / "SegmentationClass" / "a.png", 60), r"a\.png: unreadable"),
@@ -71,7 +71,7 @@ def test_size_limit_refuses_before_decoding_a_complete_large_image(voc_root):
 
 
 @pytest.mark.parametrize(
-    "mode, save_as, message",
+    ("mode", "save_as", "message"),
     [
         ("I;16", "PNG", "mask has PIL mode 'I;16'; expected an 8-bit index PNG"),
         ("1", "PNG", "mask has PIL mode '1'"),

@@ -116,7 +116,8 @@ def test_lightning_sampler_replacement_keeps_the_mix_per_batch():
     wrapper = DistributedSamplerWrapper(loader.sampler, num_replicas=2, rank=1, shuffle=True)
     replaced = _update_dataloader(loader, wrapper)
     batches = list(replaced)
-    assert isinstance(replaced, StatefulDataLoader) and len(batches) == 2
+    assert isinstance(replaced, StatefulDataLoader)
+    assert len(batches) == 2
     assert all(sum(i < 100 for i in batch) == 2 for batch in batches)
 
 

@@ -111,8 +111,10 @@ def test_partition_keeps_exactly_its_labelmaps_and_serves_the_rest_of_train_aug_
     assert len(module.tag_only_set) == 1464 + EXTRA_TRAIN_AUG - 92
     sample = module.tag_only_set[0]
     assert sample["id"] not in labelled_ids
-    assert not sample["has_labelmap"] and (sample["labelmap"] == 255).all()
-    assert sample["has_hidden"] and (sample["hidden_labelmap"] != 255).any()
+    assert not sample["has_labelmap"]
+    assert (sample["labelmap"] == 255).all()
+    assert sample["has_hidden"]
+    assert (sample["hidden_labelmap"] != 255).any()
     assert torch.equal(sample["tags"], sample["clean_tags"])
 
 
@@ -124,7 +126,8 @@ def test_classic_partition_on_voc_train_serves_the_rest_of_voc_train(partition_v
 
 def test_tag_only_rest_false_leaves_the_rest_out(partition_voc_root):
     module = partition_module(partition_voc_root, partition="1464", tag_only_rest=False)
-    assert len(module.labelled_set) == 1464 and module.tag_only_set is None
+    assert len(module.labelled_set) == 1464
+    assert module.tag_only_set is None
 
 
 def test_partition_id_missing_from_the_voc_folder_names_the_list_and_the_id(partition_voc_root):
@@ -144,5 +147,6 @@ def test_tag_only_loader_serves_the_rest_whole_with_its_hidden_truth(partition_v
     assert sum(len(batch["id"]) for batch in batches) == EXTRA_TRAIN_AUG
     batch = batches[0]
     assert batch["orig_size"].tolist() == [[PARTITION_SIZE, PARTITION_SIZE]] * 4  # not cropped
-    assert not batch["has_labelmap"].any() and batch["has_hidden"].all()
+    assert not batch["has_labelmap"].any()
+    assert batch["has_hidden"].all()
     assert (batch["clean_tags"][:, 1:].sum(dim=1) == 2).all()

@@ -18,7 +18,9 @@ def test_voc_tags_labels_partition_1464_and_serves_the_rest_of_train_aug_by_tags
     cfg = compose("train", "experiment=voc_tags")
     data = cfg.data
     assert (data.partition, data.train_split, data.tag_only_rest) == (1464, "train_aug", True)
-    assert data.idw_root is None and data.labelled_per_batch == 5 and data.batch_size == 10
+    assert data.idw_root is None
+    assert data.labelled_per_batch == 5
+    assert data.batch_size == 10
     assert not any(data.tag_noise[key] for key in ("drop_small", "drop_large", "add"))
     assert (cfg.run_name, cfg.model.backbone) == ("voc_tags", "resnet101")
 
@@ -56,7 +58,8 @@ def test_make_train_voc_tags_1464_passes_the_checks_and_builds_mixed_batches(
     batch = next(iter(module.train_dataloader()))
     assert batch["image"].shape == (10, 3, PARTITION_SIZE, PARTITION_SIZE)
     assert batch["has_labelmap"].tolist() == [True] * 5 + [False] * 5
-    assert (batch["labelmap"][5:] == 255).all() and batch["has_hidden"].all()
+    assert (batch["labelmap"][5:] == 255).all()
+    assert batch["has_hidden"].all()
 
 
 @pytest.fixture
@@ -77,7 +80,8 @@ def run_check(partition_voc_root, capsys):
 def test_check_data_reads_voc_tags_with_partition_1464(run_check):
     status, out, _ = run_check("data.partition=1464")
     assert status == 0, out
-    assert "VOC train_aug, partition 1464" in out and out.rstrip().endswith("no problems found")
+    assert "VOC train_aug, partition 1464" in out
+    assert out.rstrip().endswith("no problems found")
 
 
 def test_check_data_lists_the_partition_ids_the_train_split_lacks(run_check, partition_voc_root):
@@ -90,7 +94,8 @@ def test_check_data_lists_the_partition_ids_the_train_split_lacks(run_check, par
 
 def test_check_data_refuses_a_blended_partition_on_voc_train_in_one_line(run_check):
     status, out, err = run_check("data.partition=1_8", "data.train_split=train")
-    assert status == 2 and out == ""
+    assert status == 2
+    assert out == ""
     assert err == (
         "error: data.partition: 1_8 is drawn from VOC train_aug, which data.train_split=train "
         "does not hold; set data.train_split=train_aug\n"

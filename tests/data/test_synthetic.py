@@ -49,7 +49,8 @@ def test_idw_part_reads_with_noisy_tags_and_hidden_truth(synthetic_root):
     )
     assert len(dataset) == 10
     for sample in dataset:
-        assert not sample["has_labelmap"] and sample["has_hidden"]
+        assert not sample["has_labelmap"]
+        assert sample["has_hidden"]
         present = np.unique(sample["hidden_labelmap"])
         assert sample["clean_tags"].nonzero().flatten().tolist() == sorted({0, *present.tolist()})
 
@@ -58,7 +59,8 @@ def test_idw_test_split_reads_labelled_with_the_true_tags(synthetic_root):
     dataset = IDWTags(synthetic_root / "IDW", "test_annotations.jsonl", labelmaps="labelmaps")
     assert len(dataset) == SYNTHETIC["num_idw_test"]
     for sample in dataset:
-        assert sample["has_labelmap"] and sample["has_hidden"]
+        assert sample["has_labelmap"]
+        assert sample["has_hidden"]
         present = np.unique(sample["labelmap"])
         assert sample["tags"].nonzero().flatten().tolist() == sorted({0, *present.tolist()})
 
@@ -108,7 +110,9 @@ def test_descriptions_size_their_objects_and_name_exactly_the_tags():
     rng = np.random.default_rng(0)
     shown = {15: (0.4, 1.0), 12: (0.05, 1.0)}
     text = describe([15, 12, 3], shown, "street", rng)
-    assert "large" in text and "small" in text and text.endswith("on a street")
+    assert "large" in text
+    assert "small" in text
+    assert text.endswith("on a street")
     assert tags_from_description(text) == {"person", "dog", "bird"}
     assert tags_from_description(describe([], {}, "indoor", rng)) == set()
 

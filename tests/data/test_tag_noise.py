@@ -39,7 +39,8 @@ def test_tag_noise_rates_on_the_voc_fixture_follow_object_size(rest_of_train_aug
         [len((n & c) - {VOC_CLASSES[k]}) for k, n, c in zip(large, noisy, clean, strict=True)]
     )
     quality = measure_tags(noisy, clean, VOC_CLASSES[1:])
-    assert quality.images == 1408 and all(len(c) == 2 for c in clean)
+    assert quality.images == 1408
+    assert all(len(c) == 2 for c in clean)
     assert kept_large == pytest.approx(1 - NOISE["drop_large"], abs=0.03)
     assert kept_small == pytest.approx(1 - NOISE["drop_small"], abs=0.05)
     assert quality.false_per_image == pytest.approx(NOISE["add"], abs=0.04)
@@ -63,11 +64,14 @@ def test_background_stays_and_added_tags_are_classes_the_image_lacks():
     noise = TagNoise(drop_small=1.0, drop_large=1.0, add=1.0)
     for n in range(50):
         noisy = noise.noisy_tags(f"image{n}", labelmap, tags)
-        assert noisy[0] == 1 and noisy[15] == 0 and noisy.sum() == 2
+        assert noisy[0] == 1
+        assert noisy[15] == 0
+        assert noisy.sum() == 2
 
 
 def test_zero_probabilities_leave_the_tags_as_they_are():
-    assert TagNoise().is_off and not TagNoise(add=0.01).is_off
+    assert TagNoise().is_off
+    assert not TagNoise(add=0.01).is_off
     labelmap = np.full((4, 4), 7, dtype=np.uint8)
     tags = torch.zeros(21)
     tags[[0, 7]] = 1
@@ -89,5 +93,6 @@ def test_the_datamodule_noises_the_tag_only_rest_and_keeps_its_truth(partition_v
     assert batch["has_labelmap"].tolist() == [True, True, False, False]
     assert (batch["tags"][2:, 1:] == 0).all()  # every object's tag dropped
     assert (batch["clean_tags"][2:, 1:].sum(dim=1) == 2).all()
-    assert batch["has_hidden"].all() and (batch["hidden_labelmap"][2:] != 255).any()
+    assert batch["has_hidden"].all()
+    assert (batch["hidden_labelmap"][2:] != 255).any()
     assert torch.equal(batch["tags"][:2], batch["clean_tags"][:2])  # labelled: true tags

@@ -92,5 +92,6 @@ def test_horizontal_flip_mirrors_image_and_labelmap():
         crop_size=48, scale_range=(1.0, 1.0), hflip_prob=1.0, colour_jitter=0
     )
     out = transform(quadrant_sample())
-    assert out["labelmap"][0, 0] == 2 and out["labelmap"][-1, -1] == 3
+    assert out["labelmap"][0, 0] == 2
+    assert out["labelmap"][-1, -1] == 3
     assert grey_levels(out["image"])[0, 0].round() == 100

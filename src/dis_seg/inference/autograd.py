@@ -51,7 +51,7 @@ class AutogradDescent:
     ) -> DescentOutput:
         return descend(self, (u1, v1), target, tags)
 
-    def differentiated(self, with_tags: bool) -> tuple[int, ...]:
+    def differentiated(self, with_tags: bool) -> tuple[int, ...]:  # noqa: ARG002 (DescentMethod)
         """u1 and v1."""
         return (0, 1)
 
@@ -67,7 +67,11 @@ class AutogradDescent:
         return tuple(t - step for t, step in zip(state, steps, strict=True))
 
     def features(
-        self, output: DescentOutput, u1: torch.Tensor, v1: torch.Tensor, with_u1: bool
+        self,
+        output: DescentOutput,
+        u1: torch.Tensor,  # noqa: ARG002 (DescentMethod's signature)
+        v1: torch.Tensor,  # noqa: ARG002
+        with_u1: bool,
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """The refined u1 (``None`` unless ``with_u1``) and v1."""
         refined_u1, refined_v1 = output.state

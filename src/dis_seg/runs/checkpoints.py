@@ -295,7 +295,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.close(folder)
 
     def load_checkpoint(
-        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+        self,
+        path: str | Path,
+        map_location: Any = None,
+        weights_only: bool | None = None,  # noqa: ARG002
     ) -> dict[str, Any]:
         """The checkpoint at ``path``, always loaded with ``weights_only=True``."""
         return super().load_checkpoint(path, map_location=map_location or "cpu", weights_only=True)
