@@ -10,7 +10,7 @@ PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint train train-stage1 train-stage2 train-stage3 eval diagnose sweep report
+.PHONY: install test test-fast lint train train-stage1 train-stage2 train-stage3 eval diagnose sweep report
 .PHONY: predict
 .PHONY: gpu-check gpu-wheels
 
@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The whole suite, notebooks included (CI: .ci/run); `make test-fast` leaves out the tests
+# marked slow (entry points in subprocesses, the wheel, DDP, the notebooks).
 test: install
 	$(PYTHON) -m pytest
+
+test-fast: install
+	$(PYTHON) -m pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,8 +7,14 @@ from dis_seg.models import DISNet
 from tests.helpers import compose_config, run_entry_point, tiny_overrides
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Tests marked ``cuda`` are skipped on a machine without a CUDA GPU."""
+    """The notebooks and every test of the ``pipeline`` fixture (trained in a subprocess) are
+    marked ``slow``, before ``-m`` selects; tests marked ``cuda`` are skipped on a machine
+    without a CUDA GPU."""
+    for item in items:
+        if item.path.suffix == ".ipynb" or "pipeline" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (make gpu-check runs it on one)")

@@ -30,6 +30,7 @@ def test_every_cli_module_is_a_command():
     assert modules == commands, "pyproject.toml [project.scripts] differs (then pip install -e .)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("module", "arguments"),
     [
@@ -49,6 +50,7 @@ def test_module_paths_of_the_public_surface_run_the_commands(module, arguments):
     assert "tts: 7" in result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_synthetic_generator_runs_under_its_module_path(tmp_path):
     out = tmp_path / "data"
     arguments = ["--out", str(out), "--size", "32", "--num-labelled", "2", "--num-tag-only", "2"]
@@ -59,6 +61,7 @@ def test_synthetic_generator_runs_under_its_module_path(tmp_path):
     assert (out / "synthetic.json").is_file()
 
 
+@pytest.mark.slow
 def test_train_command_composes_the_config_of_its_module():
     overrides = ["stage=3", "ttr=7", "debug=tiny", "--cfg", "job"]
     command = Path(sys.executable).parent / "dis-seg-train"

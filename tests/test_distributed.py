@@ -6,6 +6,8 @@ import pytest
 
 from tests.helpers import run_entry_point, tiny_overrides
 
+pytestmark = pytest.mark.slow  # trains with DDP in subprocesses
+
 DDP = [
     "trainer=ddp",
     "trainer.accelerator=cpu",

@@ -94,6 +94,7 @@ def interrupted(tmp_path_factory) -> dict[str, Interruption]:
     return runs
 
 
+@pytest.mark.slow
 def test_sigkill_loses_at_most_the_steps_since_the_last_periodic_checkpoint(interrupted):
     run = interrupted["SIGKILL"]
     saved = run.checkpoint["global_step"]
@@ -102,6 +103,7 @@ def test_sigkill_loses_at_most_the_steps_since_the_last_periodic_checkpoint(inte
     assert run.reached - 2 <= saved <= run.reached + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
 def test_sigterm_and_sigint_save_last_ckpt_at_the_step_reached_and_exit_143(interrupted, name):
     run = interrupted[name]
@@ -111,12 +113,14 @@ def test_sigterm_and_sigint_save_last_ckpt_at_the_step_reached_and_exit_143(inte
     assert saved >= run.reached
 
 
+@pytest.mark.slow
 def test_a_sigint_is_announced_as_a_sigint_and_a_sigterm_as_a_sigterm(interrupted):
     assert "Received SIGINT (Ctrl+C)" in interrupted["SIGINT"].log
     assert "Received SIGTERM" not in interrupted["SIGINT"].log
     assert "Received SIGTERM" in interrupted["SIGTERM"].log
 
 
+@pytest.mark.slow
 def test_ckpt_path_last_resumes_global_step_optimizer_and_lr_schedule(interrupted):
     killed, stopped = (interrupted[name].checkpoint for name in ("SIGKILL", "SIGTERM"))
     step = stopped["global_step"]

@@ -74,6 +74,7 @@ def stage1_multirun(tmp_path_factory):
     return sorted((root / "outputs" / "synthetic" / "multirun").glob("*/stage1_*"))
 
 
+@pytest.mark.slow
 def test_the_evaluation_runs_whatever_the_callbacks_group_holds(stage1_multirun):
     for job in stage1_multirun:
         metrics = json.loads((job / "metrics.json").read_text())
@@ -146,6 +147,7 @@ def test_resume_from_last_checkpoint_continues_the_global_step(pipeline, tmp_pat
     assert "1" in epochs
 
 
+@pytest.mark.slow
 def test_wandb_writes_offline_run_files_one_run_per_multirun_job(stage1_multirun):
     assert [job.name for job in stage1_multirun] == [
         "stage1_ttr3_tts0_seed0",

@@ -17,6 +17,8 @@ import yaml
 
 from tests.helpers import ENV, REPO, write_user_configs
 
+pytestmark = pytest.mark.slow  # builds a wheel and installs it into a virtual environment
+
 EXPERIMENTS = sorted(path.stem for path in (REPO / "conf" / "experiment").glob("*.yaml"))
 INSTALLED = """
 import contextlib, io, json, sys
