@@ -81,7 +81,7 @@ def test_tag_term_raises_probability_of_the_given_tags(tiny_model, batch):
     assert (tagged.v3[:, 1] < plain.v3[:, 1]).all()
 
 
-def test_works_inside_inference_mode_as_in_a_validation_loop(tiny_model):
+def test_steps_lower_the_energy_inside_inference_mode_as_in_a_validation_loop(tiny_model):
     images = torch.randn(2, 3, 32, 32)
     with torch.inference_mode():
         u1, v1 = tiny_model.encode(images)

@@ -10,7 +10,9 @@ from dis_seg.cli import pipeline as command
 from tests.helpers import copy_run, folder_state, run_entry_point, tiny_overrides
 
 
-def test_the_stages_train_as_one_multirun_into_the_folders_of_single_runs(pipeline, capsys):
+def test_the_stages_train_as_one_multirun_into_the_folders_of_single_runs_and_a_rerun_skips_them(
+    pipeline, capsys
+):
     for stage in (1, 2, 3):
         folder = pipeline / f"stage{stage}"
         assert json.loads((folder / "metrics.json").read_text())["stage"] == stage
