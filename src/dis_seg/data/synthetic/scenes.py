@@ -5,7 +5,7 @@ Geometry is in *object units*: ``u`` points to the object's front, ``v`` down, a
 spans about [-1, 1] in both, scaled by its radius in pixels. Every part has a *role* that
 picks its colour: 0 the object's texture, which alternates its main and second colour, 1 the
 second colour, 2 a dark colour (wheels, screens, legs). Each class has a pair of palette
-colours and a texture, which most of its objects take; every colour of the palette is in the
+colours and a texture, which all its objects take; every colour of the palette is in the
 pair of two classes and among the backgrounds' colours, so that a pixel's colour alone leaves
 the class open, and its neighbourhood (texture, parts) and the object's shape tell.
 """
@@ -32,13 +32,6 @@ PALETTE = np.array(
 WHITE, GREY, DARK, BROWN, BEIGE, ORANGE, SKY, RED, NAVY, GREEN = range(10)
 PINK, BLUE, YELLOW, MAROON, CORAL, TEAL, LAVENDER, PURPLE, LIME, OLIVE = range(10, 20)
 DARK_COLOURS = (DARK, GREY, BROWN, NAVY)
-TEXTURES = (
-    "solid", "hstripes", "vstripes", "dstripes", "astripes", "checker", "dots", "spots", "noise",
-    "rings", "gradient",
-)  # fmt: skip
-# Probability that an object takes its class's colour pair (else two palette colours at random),
-# and its class's texture (else any texture).
-CLASS_COLOURS, CLASS_TEXTURE = 0.95, 0.85
 
 
 @dataclass(frozen=True)
@@ -393,10 +386,8 @@ def render_object(
     float colour image (meaningful inside the mask)."""
     look = CLASS_LOOKS[class_name]
     u, v = object_coordinates(where, size)
-    pair = look.colours if rng.random() < CLASS_COLOURS else rng.choice(len(PALETTE), 2, False)
-    main, second = (jittered(int(i), rng) for i in pair)
-    name = look.texture if rng.random() < CLASS_TEXTURE else str(rng.choice(TEXTURES))
-    pattern = texture(name, u, v, rng.uniform(0.3, 0.5), rng)[..., None]
+    main, second = (jittered(i, rng) for i in look.colours)
+    pattern = texture(look.texture, u, v, rng.uniform(0.3, 0.5), rng)[..., None]
     textured = main * (1 - pattern) + second * pattern
     colours = [textured, second, jittered(int(rng.choice(DARK_COLOURS)), rng)]
     mask = np.zeros((size, size), dtype=bool)
@@ -432,8 +423,8 @@ SCENES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 # Probability that an object is of its scene's classes (else of any class).
 IN_CONTEXT = 0.8
 # Objects per image and their probabilities; object radius as a fraction of the image side.
-OBJECT_COUNTS, OBJECT_COUNT_P = (1, 2, 3), (0.35, 0.4, 0.25)
-RADIUS_RANGE = (0.26, 0.45)
+OBJECT_COUNTS, OBJECT_COUNT_P = (1, 2, 3), (0.45, 0.4, 0.15)
+RADIUS_RANGE = (0.34, 0.52)
 # Every object keeps at least this fraction of its pixels visible (placements are redrawn).
 MIN_VISIBLE = 0.35
 CLUTTER_KINDS = ("star", "cross", "poly", "bar", "ring")
