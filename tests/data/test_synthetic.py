@@ -11,7 +11,7 @@ from dis_seg.data.idw import read_jsonl
 from dis_seg.data.synthetic import default_parameters, ensure_generated, generate
 from dis_seg.data.synthetic.descriptions import SALIENT_DROP, describe, noisy_tags
 from dis_seg.data.synthetic.domains import JPEG_QUALITY
-from dis_seg.data.synthetic.scenes import CLASS_LOOKS
+from dis_seg.data.synthetic.looks import CLASS_LOOKS
 from dis_seg.errors import DataError
 from tests.data.conftest import SYNTHETIC
 

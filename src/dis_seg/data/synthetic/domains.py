@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dis_seg.data.synthetic.scenes import MUTED, PALETTE, jittered, mute, paint_clutter, texture
+from dis_seg.data.synthetic.looks import PALETTE, texture
+from dis_seg.data.synthetic.scenes import MUTED, jittered, mute, paint_clutter
 
 JPEG_QUALITY = {"voc": 90, "idw": 50}
 NOISE = {"voc": 3.0, "idw": 6.0}
