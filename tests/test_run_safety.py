@@ -7,7 +7,7 @@ import os
 import pytest
 
 from dis_seg.cli import evaluate, train
-from tests.helpers import folder_state, refused_run, run_entry_point, tiny_overrides
+from tests.helpers import folder_state, refused_run, run_entry_point, tiny_overrides, tiny_voc_root
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,21 @@ def test_stage3_refuses_to_start_from_a_stage1_checkpoint(pipeline, tmp_path, mo
         f"error: stages.s3.init_from: {stage1} is a stage-1 checkpoint; stage 3 starts from a "
         "stage-2 checkpoint (`make train-stage2` writes one)\n"
     )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_set_of_other_parameters_is_refused_before_the_run_and_left_as_it_was(
+    pipeline, tmp_path, monkeypatch, capsys
+):
+    data = tiny_voc_root(pipeline.parents[1]).parent
+    before = folder_state(data)
+    arguments = [*tiny_overrides(pipeline.parents[1]), f"paths.output_root={tmp_path}"]
+    assert refused_run(train, [*arguments, "data.synthetic.seed=7"], monkeypatch) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: data.synthetic.out: {data} holds a synthetic data set of ")
+    assert "seed 0, not 7" in error
+    assert error.count("\n") == 1
+    assert folder_state(data) == before
     assert list(tmp_path.iterdir()) == []
 
 

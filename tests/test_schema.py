@@ -77,6 +77,17 @@ def test_the_other_shipped_apps_pass_the_schema(app, composed):
         ("data.labelled_fraction=0", "data.labelled_fraction: expected a number in (0, 1]"),
         ("data.labelled_fraction=1.01", "data.labelled_fraction: expected a number in (0, 1]"),
         ("data.class_names=[a,b]", "data.class_names: 2 names for data.num_classes 21"),
+        ("data.synthetic.size=8", "data.synthetic.size: expected an integer ≥ 16, got 8"),
+        ("data.synthetic.num_test=0", "data.synthetic.num_test: expected an integer ≥ 1, got 0"),
+        (
+            "data.synthetic.tag_noise=[0.5]",
+            "data.synthetic.tag_noise: expected a list of 2 numbers in [0, 1], got [0.5]",
+        ),
+        (
+            "data.synthetic.classes=[cat,unicorn]",
+            "data.synthetic.classes: expected VOC object classes or null, got ['unicorn']",
+        ),
+        ("+data.synthetic.colour=3", "data.synthetic.colour: unknown key"),
         (
             "stages.s3.module.tag_margin=1.5",
             "stages.s3.module.tag_margin: expected a number in [0,",

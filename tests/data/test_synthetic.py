@@ -2,14 +2,17 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
+from dis_seg import CONFIG_DIR
 from dis_seg.cli.synthetic import main
 from dis_seg.data import VOC_CLASSES, IDWTags, VOCSegmentation, tags_from_description
 from dis_seg.data.idw import read_jsonl
-from dis_seg.data.synthetic import ensure_generated, generate
+from dis_seg.data.synthetic import default_parameters, ensure_generated, generate
 from dis_seg.data.synthetic.descriptions import SALIENT_DROP, describe, noisy_tags
 from dis_seg.data.synthetic.domains import JPEG_QUALITY
-from dis_seg.data.synthetic.scenes import CLASS_LOOKS
+from dis_seg.data.synthetic.looks import CLASS_LOOKS
+from dis_seg.errors import DataError
 from tests.data.conftest import SYNTHETIC
 
 TINY = {"size": 16, "num_labelled": 3, "num_tag_only": 3, "num_val": 1, "num_test": 1}
@@ -169,11 +172,59 @@ def test_command_line_writes_both_formats(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_ensure_generated_regenerates_only_when_parameters_change(tmp_path):
+def test_ensure_generated_writes_a_data_set_once_and_keeps_it(tmp_path):
     ensure_generated(tmp_path, progress=False, **TINY)
     marker = tmp_path / "synthetic.json"
     stamp = marker.stat().st_mtime_ns
     ensure_generated(tmp_path, progress=False, **TINY)
     assert marker.stat().st_mtime_ns == stamp
-    ensure_generated(tmp_path, progress=False, **{**TINY, "seed": 1})
-    assert json.loads(marker.read_text())["seed"] == 1
+    assert not (tmp_path / "synthetic.partial.json").exists()
+
+
+def test_a_data_set_of_other_parameters_is_refused_by_name_and_left_as_it_was(tmp_path):
+    generate(tmp_path, progress=False, **TINY)
+    before = files(tmp_path)
+    with pytest.raises(DataError, match=rf"{tmp_path} holds a synthetic data set of other "
+                       r"parameters \(seed 0, not 1\)"):  # fmt: skip
+        ensure_generated(tmp_path, progress=False, **{**TINY, "seed": 1})
+    with pytest.raises(DataError, match="size 16, not 24"):
+        generate(tmp_path, progress=False, **{**TINY, "size": 24})
+    assert files(tmp_path) == before
+
+
+def test_an_interrupted_generation_of_the_same_parameters_is_written_again(tmp_path):
+    complete = files(generate(tmp_path / "complete", progress=False, **TINY))
+    generate(tmp_path / "interrupted", progress=False, **TINY)
+    marker = tmp_path / "interrupted" / "synthetic.json"
+    marker.rename(marker.with_name("synthetic.partial.json"))
+    (tmp_path / "interrupted" / "IDW" / "annotations.jsonl").unlink()
+    ensure_generated(tmp_path / "interrupted", progress=False, **TINY)
+    assert files(tmp_path / "interrupted") == complete
+
+
+def test_a_folder_of_other_files_is_never_generated_into(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="holds files but no synthetic.json"):
+        ensure_generated(tmp_path, progress=False, **TINY)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_the_command_refuses_a_folder_of_another_data_set_in_one_line(tmp_path, capsys):
+    generate(tmp_path, progress=False, **TINY)
+    tiny = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+    with pytest.raises(SystemExit) as stopped:
+        main(["--out", str(tmp_path), "--seed", "4", *tiny])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {tmp_path} holds a synthetic data set")
+    assert "seed 0, not 4" in error
+    assert error.count("\n") == 1
+
+
+def test_the_defaults_of_generate_and_the_command_are_the_config_files(tmp_path):
+    config = OmegaConf.load(CONFIG_DIR + "/data/synthetic.yaml").synthetic
+    assert default_parameters() == {
+        k: v for k, v in OmegaConf.to_container(config).items() if k != "out"
+    }
+    with pytest.raises(TypeError, match=r"unknown synthetic data parameters \['colour'\]"):
+        generate(tmp_path, colour=3, **TINY)

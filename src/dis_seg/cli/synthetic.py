@@ -6,20 +6,20 @@ IDW formats (:func:`dis_seg.data.synthetic.generate`, which describes the layout
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from dis_seg.data.synthetic import generate
+from dis_seg.data.synthetic import default_parameters, generate
 from dis_seg.data.synthetic.audit import audit, format_findings
 from dis_seg.data.tags import VOC_CLASSES
-
-DEFAULTS = {name: p.default for name, p in inspect.signature(generate).parameters.items()}
+from dis_seg.errors import REFUSED
+from dis_seg.runs.app import reported_errors
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    defaults = default_parameters()
     parser = argparse.ArgumentParser(
         prog="dis-seg-synthetic",
         description="Write a synthetic data set in the VOC 2012 and IDW formats, or audit one.",
@@ -29,26 +29,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     target.add_argument(
         "--audit", type=Path, metavar="DIR", help="audit the data set in DIR instead"
     )
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    parser.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--size", type=int, default=defaults["size"], help="image side in pixels")
     parser.add_argument(
-        "--num-labelled", type=int, default=DEFAULTS["num_labelled"], help="VOC train images"
+        "--num-labelled", type=int, default=defaults["num_labelled"], help="VOC train images"
     )
     parser.add_argument(
-        "--num-tag-only", type=int, default=DEFAULTS["num_tag_only"], help="IDW images"
+        "--num-tag-only", type=int, default=defaults["num_tag_only"], help="IDW images"
     )
-    parser.add_argument("--num-val", type=int, default=DEFAULTS["num_val"], help="VOC val images")
+    parser.add_argument("--num-val", type=int, default=defaults["num_val"], help="VOC val images")
     parser.add_argument(
-        "--num-test", type=int, default=DEFAULTS["num_test"], help="VOC test images"
+        "--num-test", type=int, default=defaults["num_test"], help="VOC test images"
     )
     parser.add_argument(
-        "--num-idw-test", type=int, default=DEFAULTS["num_idw_test"], help="IDW test images"
+        "--num-idw-test", type=int, default=defaults["num_idw_test"], help="IDW test images"
     )
     parser.add_argument(
         "--tag-noise",
         type=float,
         nargs=2,
-        default=DEFAULTS["tag_noise"],
+        default=defaults["tag_noise"],
         metavar=("DROP", "ADD"),
         help="probability of leaving out a small or mostly hidden object's tag (a tenth of it "
         "for the others); of adding one false tag",
@@ -70,18 +70,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         classes = [name.strip() for name in args.classes.split(",")]
     start = time.perf_counter()
-    generate(
-        args.out,
-        seed=args.seed,
-        size=args.size,
-        num_labelled=args.num_labelled,
-        num_tag_only=args.num_tag_only,
-        num_val=args.num_val,
-        num_test=args.num_test,
-        num_idw_test=args.num_idw_test,
-        tag_noise=tuple(args.tag_noise),
-        classes=classes,
-    )
+    chosen = {name: getattr(args, name) for name in defaults if name != "classes"}
+    with reported_errors(REFUSED):
+        generate(args.out, **chosen, classes=classes)
     print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -34,7 +34,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from dis_seg.data.datamodule import has_clean_tags
-from dis_seg.errors import REFUSED, ConfigError
+from dis_seg.data.synthetic import needs_generating
+from dis_seg.errors import REFUSED, ConfigError, DataError
 from dis_seg.runs.app import composition_error, reported_errors, restore_error_reporting
 from dis_seg.runs.checkpoints import (
     check_num_classes,
@@ -81,10 +82,21 @@ def check_train_run(cfg: DictConfig) -> None:
         checkpoint = read_previous_stage(path, cfg.stage)
         check_num_classes(checkpoint, path, num_classes, key)
         check_previous_stage(checkpoint, path, cfg.stage)
-    if not cfg.data.generate_if_missing:
+    if cfg.data.generate_if_missing:
+        check_synthetic_folder(cfg)
+    else:
         roots = {"data.voc_root": True, "data.idw_root": cfg.data.idw_root}
         check_data_folders(cfg, [root for root, used in roots.items() if used])
     check_trainer_devices(cfg)
+
+
+def check_synthetic_folder(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` when ``data.synthetic.out`` holds something that generating
+    the run's data set would write over (:func:`dis_seg.data.synthetic.needs_generating`)."""
+    try:
+        needs_generating(**OmegaConf.to_container(cfg.data.synthetic, resolve=True))
+    except DataError as error:
+        raise ConfigError(f"data.synthetic.out: {error}") from None
 
 
 def run_folder() -> Path:

@@ -33,23 +33,32 @@ the same bytes. ``dis-seg-synthetic --audit DIR`` measures what the data set mus
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 from PIL import Image
 from tqdm import tqdm
 
+from dis_seg import CONFIG_DIR
 from dis_seg.data.images import write_labelmap
 from dis_seg.data.synthetic.descriptions import describe, noisy_tags, visibility
 from dis_seg.data.synthetic.domains import JPEG_QUALITY, background, finish
 from dis_seg.data.synthetic.scenes import SCENES, paint_objects, pick_classes
 from dis_seg.data.tags import VOC_CLASSES
+from dis_seg.errors import DataError
 
 PARTS = {"train": 0, "val": 1, "test": 2, "tag_only": 3, "idw_test": 4}
+# part → the name of its count among the parameters (num_<name>)
+COUNTS = {"train": "labelled", "val": "val", "test": "test", "tag_only": "tag_only"}
+COUNTS |= {"idw_test": "idw_test"}
+PARAMETERS_CONFIG = Path(CONFIG_DIR) / "data" / "synthetic.yaml"
+# The parameters of a complete data set, written last; those of one being written.
+MARKER, PARTIAL_MARKER = "synthetic.json", "synthetic.partial.json"
 
 
 def image_rng(seed: int, part: str, index: int) -> np.random.Generator:
@@ -63,7 +72,7 @@ def render_image(
     """A size×size×3 uint8 image of ``domain`` with objects of ``classes``, its size×size uint8
     labelmap, its objects (:func:`.scenes.paint_objects`) and its scene kind."""
     scene = str(rng.choice(list(SCENES)))
-    image = background(domain, size, SCENES[scene][1], rng)
+    image = background(size, SCENES[scene][1], rng)
     labelmap, objects = paint_objects(image, pick_classes(scene, classes, rng), rng)
     return finish(domain, image, rng), labelmap, objects, scene
 
@@ -113,54 +122,78 @@ def _write_idw_image(
     return json.dumps(annotation), json.dumps(clean_tags)
 
 
-def _parameters(arguments: dict) -> dict:
-    """The :func:`generate` arguments that shape the data, as JSON values (``synthetic.json``)."""
-    bound = inspect.signature(generate).bind(**arguments)
-    bound.apply_defaults()
-    params = {k: v for k, v in bound.arguments.items() if k not in ("out", "progress")}
-    return json.loads(json.dumps(params, default=list))
+def default_parameters() -> dict[str, Any]:
+    """The benchmark's generator parameters: ``data.synthetic`` of conf/data/synthetic.yaml,
+    ``out`` aside (their one home; ``dis-seg-synthetic`` and :func:`generate` default to them)."""
+    block = OmegaConf.to_container(OmegaConf.load(PARAMETERS_CONFIG).synthetic)
+    return {key: value for key, value in block.items() if key != "out"}
 
 
-def generate(
-    out: str | Path,
-    seed: int = 0,
-    size: int = 96,
-    num_labelled: int = 800,
-    num_tag_only: int = 800,
-    num_val: int = 100,
-    num_test: int = 200,
-    num_idw_test: int = 200,
-    tag_noise: Sequence[float] = (0.5, 0.03),
-    classes: Sequence[str] | None = None,
-    progress: bool = True,
-) -> Path:
-    """Write the synthetic data set under ``out`` (layout above); returns ``out``.
+def synthetic_parameters(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a data set: ``values`` over :func:`default_parameters`, as the JSON
+    values of ``synthetic.json``."""
+    defaults = default_parameters()
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise TypeError(f"unknown synthetic data parameters {unknown}; expected {sorted(defaults)}")
+    return json.loads(json.dumps({**defaults, **values}, default=list))
+
+
+def needs_generating(out: str | Path, **parameters: Any) -> bool:
+    """Whether ``out`` lacks the data set of ``parameters`` (:func:`synthetic_parameters`):
+    nothing is there, or a generation of the same parameters was interrupted. Raises
+    :class:`DataError` when ``out`` holds something else, which no generation may replace: a
+    data set of other parameters, or files without ``synthetic.json``."""
+    out, wanted = Path(out), synthetic_parameters(parameters)
+    for marker, complete in ((out / MARKER, True), (out / PARTIAL_MARKER, False)):
+        if marker.is_file():
+            found = json.loads(marker.read_text())
+            differing = [
+                f"{k} {found.get(k)!r}, not {v!r}" for k, v in wanted.items() if found.get(k) != v
+            ]
+            if differing:
+                raise DataError(
+                    f"{out} holds a synthetic data set of other parameters "
+                    f"({'; '.join(differing)}): set data.synthetic.out to another folder, or "
+                    f"remove {out} to write this one"
+                )
+            return not complete
+    if out.is_dir() and any(out.iterdir()):
+        raise DataError(
+            f"{out} holds files but no {MARKER}, so no synthetic data set is written over them: "
+            "set data.synthetic.out to a new or empty folder"
+        )
+    return True
+
+
+def generate(out: str | Path, *, progress: bool = True, **parameters: Any) -> Path:
+    """Write the synthetic data set of ``parameters`` (:func:`synthetic_parameters`: seed,
+    size, num_labelled, num_tag_only, num_val, num_test, num_idw_test, tag_noise, classes)
+    under ``out`` (layout above); returns ``out``. Refuses (:func:`needs_generating`) a folder
+    that holds another data set.
 
     ``tag_noise`` is (drop, add) of the tag-only images' descriptions: the probability that a
     small or mostly hidden object goes unnamed (a tenth of it for the others) and that a false
     tag is named (:mod:`.descriptions`; the IDW test split keeps its true tags). ``classes``
-    restricts the object classes (default: all 20).
+    restricts the object classes (null: all 20).
     """
-    params = _parameters(locals())
     out = Path(out)
-    names = list(VOC_CLASSES[1:] if classes is None else classes)
+    needs_generating(out, **parameters)
+    params = synthetic_parameters(parameters)
+    seed, size, tag_noise = params["seed"], params["size"], params["tag_noise"]
+    names = list(VOC_CLASSES[1:] if params["classes"] is None else params["classes"])
     unknown = [n for n in names if n not in VOC_CLASSES[1:]]
     if unknown or not names:
         raise ValueError(f"classes must be VOC object classes {VOC_CLASSES[1:]}, got {names}")
     class_ids = [VOC_CLASSES.index(n) for n in names]
     voc, idw = out / "VOC2012", out / "IDW"
-    (out / "synthetic.json").unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PARTIAL_MARKER).write_text(json.dumps(params, indent=2) + "\n")
     folders = ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"]
     idw_folders = ["images", "hidden_labelmaps", "labelmaps"]
     for folder in [*(voc / f for f in folders), *(idw / f for f in idw_folders)]:
         folder.mkdir(parents=True, exist_ok=True)
-    counts = {
-        "train": num_labelled,
-        "val": num_val,
-        "test": num_test,
-        "tag_only": num_tag_only,
-        "idw_test": num_idw_test,
-    }
+    counts = {part: params[f"num_{name}"] for part, name in COUNTS.items()}
     # IDW part → (file name prefix, labelmap folder, tag noise)
     idw_parts = {
         "tag_only": ("web", "hidden_labelmaps", tag_noise),
@@ -190,14 +223,13 @@ def generate(
             split_file = voc / "ImageSets" / "Segmentation" / f"{part}.txt"
             split_file.write_text("".join(f"{r}\n" for r in records))
     bar.close()
-    (out / "synthetic.json").write_text(json.dumps(params, indent=2) + "\n")
+    (out / MARKER).write_text(json.dumps(params, indent=2) + "\n")
+    (out / PARTIAL_MARKER).unlink()
     return out
 
 
-def ensure_generated(out: str | Path, **kwargs) -> Path:
-    """:func:`generate` into ``out`` unless ``out/synthetic.json`` records the same parameters."""
-    marker = Path(out) / "synthetic.json"
-    wanted = _parameters({"out": out, **kwargs})
-    if not marker.is_file() or json.loads(marker.read_text()) != wanted:
-        generate(out, **kwargs)
+def ensure_generated(out: str | Path, progress: bool = True, **parameters: Any) -> Path:
+    """:func:`generate` into ``out`` unless it holds the data set of ``parameters``."""
+    if needs_generating(out, **parameters):
+        generate(out, progress=progress, **parameters)
     return Path(out)

@@ -1,10 +1,11 @@
 """The two looks of the synthetic data: ``voc`` (the labelled images and the VOC test split)
 and ``idw`` (the tag-only images and the IDW test split), the same classes from another source.
 
-``voc``: hard-edged planes (a wall or sky above a floor or ground, a panel), plain, shaded or
-faintly striped, little noise, fine JPEG. ``idw``: soft cloudy blends and blotches, a brighter
-exposure with a warm colour cast and haze, more noise and stronger JPEG compression. Both draw
-from the scene's palette colours, muted, and carry clutter (:func:`.scenes.paint_clutter`).
+Both paint the same backgrounds: hard-edged planes (a wall or sky above a floor or ground, a
+panel), plain, shaded or faintly striped, in the scene's palette colours, muted, with clutter
+(:func:`.scenes.paint_clutter`). ``voc`` photographs them with little noise and fine JPEG;
+``idw`` with a brighter exposure, a warm colour cast and haze, more noise and stronger JPEG
+compression.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
-from dis_seg.data.synthetic.scenes import MUTED, PALETTE, jittered, mute, paint_clutter, texture
+from dis_seg.data.synthetic.looks import PALETTE, texture
+from dis_seg.data.synthetic.scenes import MUTED, jittered, mute, paint_clutter
 
 JPEG_QUALITY = {"voc": 90, "idw": 50}
 NOISE = {"voc": 3.0, "idw": 6.0}
 PLANE_TEXTURES = ("solid", "gradient", "hstripes", "vstripes")
 # idw: the gamma of its brighter exposure, mean channel gains (a slight warm cast) and the haze
 # blended over every image
-GAMMA, CAST = 0.75, np.array([1.05, 1.0, 0.92])
-HAZE, HAZE_COLOUR = 0.15, np.array([190.0, 185.0, 175.0])
+GAMMA, CAST = 0.78, np.array([1.05, 1.0, 0.92])
+HAZE, HAZE_COLOUR = 0.12, np.array([190.0, 185.0, 175.0])
 
 
 def _muted(colours: Sequence[int], rng) -> np.ndarray:
@@ -49,25 +50,9 @@ def _planes(size: int, colours: Sequence[int], rng) -> np.ndarray:
     return image
 
 
-def _smooth(cells: int, size: int, rng) -> np.ndarray:
-    """size×size float field: cells×cells random values in [0, 1] upsampled bicubically."""
-    field = Image.fromarray(rng.random((cells, cells)).astype(np.float32), mode="F")
-    return np.asarray(field.resize((size, size), Image.BICUBIC), dtype=np.float64)
-
-
-def _clouds(size: int, colours: Sequence[int], rng) -> np.ndarray:
-    """size×size×3: three colours blended by smooth random fields, with soft blotches."""
-    fields = np.stack([_smooth(4, size, rng) for _ in range(3)], -1) ** 3
-    weights = fields / fields.sum(-1, keepdims=True).clip(1e-6)
-    base = np.stack([_muted(colours, rng) for _ in range(3)])
-    image = weights @ base
-    blotches = _smooth(8, size, rng)[..., None]
-    return image * (0.8 + 0.4 * blotches)
-
-
-def background(domain: str, size: int, colours: Sequence[int], rng) -> np.ndarray:
-    """A size×size×3 float background of ``domain`` in palette ``colours``, with clutter."""
-    image = _planes(size, colours, rng) if domain == "voc" else _clouds(size, colours, rng)
+def background(size: int, colours: Sequence[int], rng) -> np.ndarray:
+    """A size×size×3 float background in palette ``colours``, with clutter (both looks)."""
+    image = _planes(size, colours, rng)
     paint_clutter(image, range(len(PALETTE)), int(rng.integers(2, 6)), rng)
     return image
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
 
 from dis_seg.data.partitions import check_partition, partition_name
+from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.errors import ConfigError
 from dis_seg.inference.options import METHODS
 from dis_seg.models.backbone import RESNETS
@@ -24,6 +25,7 @@ from dis_seg.runs.schema.values import (
     number,
     positive_integers,
     positive_numbers,
+    probabilities,
     refuse_unknowable,
     text,
 )
@@ -32,13 +34,6 @@ from dis_seg.stages.optim import OPTIMIZERS
 from dis_seg.stages.reconstruction import RECON_FITS
 
 DIAGNOSED_SPLITS = ("val", "test/voc", "test/idw")
-
-
-def _synthetic(value: Any) -> Any:
-    refuse_unknowable(value)
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"expected the generator's parameters or null, got {value!r}")
-    return value
 
 
 def _partition(value: Any) -> Any:
@@ -73,6 +68,28 @@ class TagNoise(Node):
     add: number(0, 1, low_open=False)
 
 
+class Synthetic(Node):
+    """The generator's parameters (dis_seg.data.synthetic.generate)."""
+
+    out: text()
+    seed: integer(0)
+    size: integer(16)
+    num_labelled: integer(1)
+    num_tag_only: integer(1)
+    num_val: integer(1)
+    num_test: integer(1)
+    num_idw_test: integer(1)
+    tag_noise: probabilities(2)
+    classes: names()
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> Synthetic:
+        unknown = [name for name in self.classes or () if name not in VOC_CLASSES[1:]]
+        if unknown or self.classes == []:
+            raise inconsistent("classes", f"expected VOC object classes or null, got {unknown}")
+        return self
+
+
 class Data(Node):
     target: text() = Field(alias="_target_")
     voc_root: text(optional=True)
@@ -102,7 +119,7 @@ class Data(Node):
     pin_memory: flag()
     persistent_workers: flag()
     generate_if_missing: flag()
-    synthetic: Annotated[Any, PlainValidator(_synthetic)]
+    synthetic: Synthetic | None
     partition: Annotated[Any, PlainValidator(_partition)]
     tag_only_rest: flag()
     tag_noise: TagNoise | None

@@ -146,6 +146,17 @@ def positive_numbers() -> Any:
     return Annotated[Any, PlainValidator(validate)]
 
 
+def probabilities(count: int) -> Any:
+    """A list of ``count`` numbers in [0, 1]."""
+
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, list) and len(value) == count
+        ok = ok and all(_is_number(v) and 0 <= v <= 1 for v in value)
+        return None if ok else f"expected a list of {count} numbers in [0, 1]"
+
+    return _checked(check, optional=False)
+
+
 def device() -> Any:
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` of a GPU this machine has."""
 
