@@ -36,7 +36,7 @@ def test_evaluate_rejects_a_checkpoint_with_other_num_classes(
         *tiny_overrides(tmp_path),
         "data.num_classes=5",
         "data.class_names=[background,a,b,c,d]",
-        "data.synthetic.classes=[1,2,3,4]",
+        "data.synthetic.classes=[aeroplane,bicycle,bird,boat]",
     ]
     assert refused_run(evaluate, arguments, monkeypatch) == 2
     error = capsys.readouterr().err
