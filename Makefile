@@ -97,7 +97,6 @@ COMPARE_SEEDS ?= 0,1,2
 COMPARE_DIR ?= outputs/compare
 COMPARE_ARGS ?=
 COMPARE_TRAIN ?=
-comma := ,
 COMPARE_TRAIN_LIST = $(subst $(eval) ,$(comma),$(foreach o,$(COMPARE_TRAIN),"$(o)"))
 .PHONY: compare
 compare: install

@@ -54,6 +54,21 @@ def test_a_data_set_of_other_parameters_is_refused_before_the_run_and_left_as_it
     assert list(tmp_path.iterdir()) == []
 
 
+def test_jobs_of_a_multirun_that_would_share_a_folder_are_refused_before_the_first(
+    pipeline, tmp_path, monkeypatch, capsys
+):
+    checkpoint = pipeline / "stage3" / "checkpoints" / "last.ckpt"
+    arguments = ["-m", f"ckpt_path={checkpoint}", *tiny_overrides(pipeline.parents[1])]
+    arguments += ["inference.step_size=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    assert refused_run(evaluate, arguments, monkeypatch) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        "error: hydra.sweep.subdir: jobs 0 and 1 of this multirun would write into one folder, "
+        f"{tmp_path / 'sweep' / 'tts2'}; put the keys they differ in into hydra.sweep.subdir\n"
+    )
+    assert not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("app", [train, evaluate], ids=["train", "evaluate"])
 def test_a_run_folder_that_cannot_be_written_is_refused_naming_it(
     pipeline, tmp_path, monkeypatch, capsys, app

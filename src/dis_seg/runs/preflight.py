@@ -277,13 +277,20 @@ class CheckBeforeRun(Callback):
         with reported_errors(REFUSED):
             earlier: list[Path] = []
             for job in sweep_job_configs(config):
+                sweep = job.hydra.sweep
+                folder = (Path(str(sweep.dir)) / str(sweep.subdir)).resolve()
+                if folder in earlier:
+                    raise ConfigError(
+                        f"hydra.sweep.subdir: jobs {earlier.index(folder)} and "
+                        f"{job.hydra.job.num} of this multirun would write into one folder, "
+                        f"{folder}; put the keys they differ in into hydra.sweep.subdir"
+                    )
                 token = EARLIER_JOB_FOLDERS.set(tuple(earlier))
                 try:
                     self._check_job(job, "${hydra.sweep.dir}/${hydra.sweep.subdir}")
                 finally:
                     EARLIER_JOB_FOLDERS.reset(token)
-                sweep = job.hydra.sweep
-                earlier.append((Path(str(sweep.dir)) / str(sweep.subdir)).resolve())
+                earlier.append(folder)
 
     def _check_job(self, config: DictConfig, output_dir: str) -> None:
         """The app's check on the task config of ``config``, with Hydra's runtime as the job
