@@ -3,7 +3,7 @@ import pytest
 
 from dis_seg.cli.synthetic import main
 from dis_seg.data.synthetic import generate
-from dis_seg.data.synthetic.audit import (
+from dis_seg.reports.synthetic_audit import (
     audit,
     colour_histograms,
     colour_lookup,

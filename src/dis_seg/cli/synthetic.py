@@ -1,7 +1,7 @@
 """``dis-seg-synthetic --out DIR [options]``: write the synthetic data set in the VOC 2012 and
 IDW formats (:func:`dis_seg.data.synthetic.generate`, which describes the layout).
 ``dis-seg-synthetic --audit DIR``: measure what the data set in DIR must show
-(:mod:`dis_seg.data.synthetic.audit`); exit status 0 when every property is met, 1 otherwise."""
+(:mod:`dis_seg.reports.synthetic_audit`); exit status 0 when every property is met, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dis_seg.data.synthetic import default_parameters, generate
-from dis_seg.data.synthetic.audit import audit, format_findings
 from dis_seg.data.tags import VOC_CLASSES
 from dis_seg.errors import REFUSED
+from dis_seg.reports.synthetic_audit import audit, format_findings
 from dis_seg.runs.app import reported_errors
 
 

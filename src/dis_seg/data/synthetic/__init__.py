@@ -28,7 +28,7 @@ tag-only images' tags and descriptions are those a person would give, often miss
 mostly hidden objects (:mod:`.descriptions`). Every image draws from its own generator seeded
 with ``(seed, part, index)``; JPEGs use a fixed quality per look, so the same parameters give
 the same bytes. ``dis-seg-synthetic --audit DIR`` measures what the data set must show
-(:mod:`.audit`).
+(:mod:`dis_seg.reports.synthetic_audit`).
 """
 
 from __future__ import annotations

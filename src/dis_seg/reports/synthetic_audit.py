@@ -15,8 +15,8 @@
    present in both; image 0 of VOC test renders to the same bytes from ``synthetic.json`` and to
    other bytes from the next seed.
 
-mIoU is the VOC protocol of :func:`dis_seg.metrics.segmentation_scores`: IoU averaged over the
-classes present in the truth or the prediction, pixels labelled 255 ignored.
+mIoU is the VOC protocol of :func:`dis_seg.models.metrics.segmentation_scores`: IoU averaged
+over the classes present in the truth or the prediction, pixels labelled 255 ignored.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dis_seg.data.synthetic import image_rng, jpeg_bytes, render_image
 from dis_seg.data.synthetic.descriptions import SMALL
 from dis_seg.data.tags import VOC_CLASSES, tags_from_description
 from dis_seg.data.voc import VOCSegmentation
+from dis_seg.models.metrics import segmentation_scores
 
 LUT_BINS, LUT_MAX = 16, 0.35
 STRIDE, CEILING_MIN = 8, 0.90
@@ -59,10 +60,8 @@ def miou(truth: Sequence[np.ndarray], prediction: Sequence[np.ndarray], num_clas
     p = np.concatenate([a.ravel() for a in prediction]).astype(np.int64)
     keep = t != IGNORE_INDEX
     confusion = np.bincount(t[keep] * num_classes + p[keep], minlength=num_classes**2)
-    confusion = confusion.reshape(num_classes, num_classes)
-    hits = np.diag(confusion)
-    union = confusion.sum(0) + confusion.sum(1) - hits
-    return float((hits[union > 0] / union[union > 0]).mean())
+    confusion = torch.from_numpy(confusion.reshape(num_classes, num_classes))
+    return float(segmentation_scores(confusion)["mIoU"])
 
 
 def _colour_bins(image: np.ndarray, bins: int) -> np.ndarray:
