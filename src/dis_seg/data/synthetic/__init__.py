@@ -33,9 +33,11 @@ the same bytes. ``dis-seg-synthetic --audit DIR`` measures what the data set mus
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,13 @@ from dis_seg.errors import DataError
 
 PARTS = {"train": 0, "val": 1, "test": 2, "tag_only": 3, "idw_test": 4}
 # part → the name of its count among the parameters (num_<name>)
-COUNTS = {"train": "labelled", "val": "val", "test": "test", "tag_only": "tag_only"}
-COUNTS |= {"idw_test": "idw_test"}
+COUNTS = {
+    "train": "labelled",
+    "val": "val",
+    "test": "test",
+    "tag_only": "tag_only",
+    "idw_test": "idw_test",
+}
 PARAMETERS_CONFIG = Path(CONFIG_DIR) / "data" / "synthetic.yaml"
 # The parameters of a complete data set, written last; those of one being written.
 MARKER, PARTIAL_MARKER = "synthetic.json", "synthetic.partial.json"
@@ -125,6 +132,12 @@ def _write_idw_image(
 def default_parameters() -> dict[str, Any]:
     """The benchmark's generator parameters: ``data.synthetic`` of conf/data/synthetic.yaml,
     ``out`` aside (their one home; ``dis-seg-synthetic`` and :func:`generate` default to them)."""
+    return copy.deepcopy(_configured_parameters())
+
+
+@cache
+def _configured_parameters() -> dict[str, Any]:
+    """:func:`default_parameters`, read from the file once per process."""
     block = OmegaConf.to_container(OmegaConf.load(PARAMETERS_CONFIG).synthetic)
     return {key: value for key, value in block.items() if key != "out"}
 
@@ -178,7 +191,7 @@ def generate(out: str | Path, *, progress: bool = True, **parameters: Any) -> Pa
     restricts the object classes (null: all 20).
     """
     out = Path(out)
-    needs_generating(out, **parameters)
+    needs_generating(out, **parameters)  # refuses a folder of another data set
     params = synthetic_parameters(parameters)
     seed, size, tag_noise = params["seed"], params["size"], params["tag_noise"]
     names = list(VOC_CLASSES[1:] if params["classes"] is None else params["classes"])
