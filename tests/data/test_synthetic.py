@@ -221,10 +221,13 @@ def test_the_command_refuses_a_folder_of_another_data_set_in_one_line(tmp_path, 
     assert error.count("\n") == 1
 
 
-def test_the_defaults_of_generate_and_the_command_are_the_config_files(tmp_path):
-    config = OmegaConf.load(CONFIG_DIR + "/data/synthetic.yaml").synthetic
-    assert default_parameters() == {
-        k: v for k, v in OmegaConf.to_container(config).items() if k != "out"
+def test_what_generate_is_not_given_it_takes_from_the_config_file(tmp_path):
+    config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR + "/data/synthetic.yaml").synthetic)
+    generate(tmp_path / "set", progress=False, **TINY)
+    written = json.loads((tmp_path / "set" / "synthetic.json").read_text())
+    assert {key: written[key] for key in ("seed", "tag_noise", "classes")} == {
+        key: config[key] for key in ("seed", "tag_noise", "classes")
     }
+    assert default_parameters() == {k: v for k, v in config.items() if k != "out"}
     with pytest.raises(TypeError, match=r"unknown synthetic data parameters \['colour'\]"):
         generate(tmp_path, colour=3, **TINY)
