@@ -23,12 +23,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The whole suite, notebooks included (CI: .ci/run); `make test-fast` leaves out the tests
-# marked slow (entry points in subprocesses, the wheel, DDP, the notebooks).
+# marked slow (entry points in subprocesses, the wheel, DDP, torch.compile, the notebooks).
+# TEST_WORKERS: pytest-xdist processes, each a test module at a time (auto: one per core, at
+# most 8; 0: the tests in this one process).
+TEST_WORKERS ?= auto
+PYTEST := $(PYTHON) -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadscope
 test: install
-	$(PYTHON) -m pytest
+	$(PYTEST)
 
 test-fast: install
-	$(PYTHON) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,23 @@
 """Fixtures shared by the whole suite."""
 
+import os
+
 import pytest
 import torch
 
 from dis_seg.models import DISNet
-from tests.helpers import compose_config, run_entry_point, tiny_overrides
+from tests.helpers import (
+    THREADS,
+    XDIST_WORKERS,
+    built_once,
+    compose_config,
+    run_entry_point,
+    tiny_overrides,
+)
+
+if XDIST_WORKERS > 1:
+    torch.set_num_threads(THREADS)
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)  # the processes a test starts (notebooks)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -56,7 +69,10 @@ def diverging_features() -> tuple[DISNet, torch.Tensor, torch.Tensor, torch.Tens
 def pipeline(tmp_path_factory):
     """``dis-seg-pipeline`` on tiny data (the three stages as one multirun, then their
     summary); returns the run folder, whose ``stage1/``, ``stage2/``, ``stage3/`` hold what
-    ``dis-seg-train stage=N`` writes. Do not modify."""
-    root = tmp_path_factory.mktemp("pipeline")
-    run_entry_point("dis_seg.cli.pipeline", "logger=csv", *tiny_overrides(root))
-    return root / "outputs" / "synthetic"
+    ``dis-seg-train stage=N`` writes; trained once for all pytest-xdist workers. Do not
+    modify."""
+
+    def train(root):
+        run_entry_point("dis_seg.cli.pipeline", "logger=csv", *tiny_overrides(root))
+
+    return built_once(tmp_path_factory, "pipeline", train) / "outputs" / "synthetic"

@@ -8,12 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from filelock import FileLock
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -52,7 +54,13 @@ def tiny_voc_root(root: Path) -> Path:
     return root / "data" / "tiny" / "synthetic" / "VOC2012"
 
 
+# Under pytest-xdist the workers share the machine's cores: each worker's torch, and every
+# process a test starts, takes one share (``OMP_NUM_THREADS``).
+XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, (os.cpu_count() or 1) // XDIST_WORKERS)
 ENV = {"WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1", "PATH": "/usr/bin:/bin"}
+if XDIST_WORKERS > 1:
+    ENV["OMP_NUM_THREADS"] = str(THREADS)
 # The entry points run this checkout's code, whichever dis_seg the environment has installed.
 CHECKOUT_ENV = {**ENV, "PYTHONPATH": str(REPO / "src")}
 
@@ -99,6 +107,23 @@ def refused_run(app, arguments: list[str], monkeypatch) -> int:
     except SystemExit as stopped:
         return stopped.code
     raise AssertionError(f"{app.__name__} {' '.join(arguments)} ran")
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder ``name`` filled by ``build(folder)`` once per test session: under pytest-xdist
+    the first worker to ask builds it in the session's shared temporary folder while the others
+    wait, and a build that failed is started again from an empty folder by the next to ask."""
+    base = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        base = base.parent
+    folder, built = base / name, base / f"{name}.built"
+    with FileLock(base / f"{name}.lock"):
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            built.touch()
+    return folder
 
 
 def copy_run(source: Path, target: Path) -> Path:

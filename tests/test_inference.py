@@ -188,6 +188,7 @@ def test_predicted_labelmaps_keep_to_the_allowed_classes(tiny_model, batch):
         assert set(labelmap[sample].unique().tolist()) <= set(classes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["fast", "autograd"])
 def test_compiled_steps_equal_eager_steps_and_compile_once_per_setting(tiny_model, batch, method):
     tags = torch.tensor([[1, 0, 1, 0, 0], [1, 1, 0, 0, 1], [1, 0, 0, 1, 0]]).float()
