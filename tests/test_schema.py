@@ -70,6 +70,10 @@ def test_the_other_shipped_apps_pass_the_schema(app, composed):
         ("model.fusion=x", "model.fusion: unknown value 'x'; expected one of ('sum', 'concat')"),
         ("model.recon_scale=3", "model.recon_scale: unknown value 3; expected one of (1, 2, 4)"),
         ("recon_fit=labels", "recon_fit: unknown value 'labels'; expected one of"),
+        (
+            "stages.s1.module.bn_statistics=mixed",
+            "stages.s1.module.bn_statistics: unknown value 'mixed'; expected one of",
+        ),
         ("optimizer.name=adam", "optimizer.name: unknown value 'adam'; expected one of"),
         ("data.batch_size=0", "data.batch_size: expected an integer ≥ 1, got 0"),
         ("data.crop_size=-5", "data.crop_size: expected an integer ≥ 1, got -5"),

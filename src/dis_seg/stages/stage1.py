@@ -8,13 +8,15 @@ import torch
 
 from dis_seg.models.losses import segmentation_loss, tag_loss
 from dis_seg.stages.base import DISModule
+from dis_seg.stages.batch_statistics import training_forward
 
 
 class Stage1Module(DISModule):
     """Stage 1: backbone, subnet-1 and subnet-3 learn labelmaps and tags.
 
     Segmentation loss on labelled images (tag-only images have all-255 labelmaps and add
-    nothing to it), tag loss on all images.
+    nothing to it), tag loss on all images. ``bn_statistics``: whose BatchNorm statistics
+    normalise a mixed batch (:func:`~dis_seg.stages.batch_statistics.training_forward`).
     """
 
     stage = 1
@@ -27,12 +29,16 @@ class Stage1Module(DISModule):
         class_names: list[str] | None = None,
         seg_weight: float = 1.0,
         tag_weight: float = 1.0,
+        bn_statistics: str = "batch",
     ) -> None:
         super().__init__(model, optimizer, class_names)
         self.seg_weight, self.tag_weight = seg_weight, tag_weight
+        self.bn_statistics = bn_statistics
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        out = self.model(batch["image"])
+        out = training_forward(
+            self.model, batch["image"], batch["has_labelmap"], self.bn_statistics
+        )
         losses = {
             "seg_loss": segmentation_loss(out.u3, batch["labelmap"]),
             "tag_loss": tag_loss(out.v3, batch["tags"]),

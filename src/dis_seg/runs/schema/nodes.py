@@ -30,6 +30,7 @@ from dis_seg.runs.schema.values import (
     text,
 )
 from dis_seg.stages import STAGES
+from dis_seg.stages.batch_statistics import BN_STATISTICS
 from dis_seg.stages.optim import OPTIMIZERS
 from dis_seg.stages.reconstruction import RECON_FITS
 
@@ -226,6 +227,7 @@ class Module(Node):
 class Stage1Module(Module):
     seg_weight: number(low_open=False)
     tag_weight: number(low_open=False)
+    bn_statistics: choice(BN_STATISTICS)
 
 
 class Stage2Module(Module):
