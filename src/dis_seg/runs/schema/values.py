@@ -1,5 +1,6 @@
 """The value types of the schema: each a pydantic field type whose validator says, in one
-phrase, what a key expects (``expected an integer ≥ 1, got 0``)."""
+phrase, what a key expects (``expected an integer ≥ 1, got 0``); and :class:`Node`, the base of
+every config node."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import torch
-from pydantic import PlainValidator
+from pydantic import BaseModel, ConfigDict, PlainValidator
 from pydantic_core import PydanticCustomError
 
 MISSING = "???"
+
+
+class Node(BaseModel):
+    """A config node: every key known, none missing, values as composed."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 def _checked(check: Callable[[Any], str | None], optional: bool, quote: bool = True) -> Any:
