@@ -1,5 +1,5 @@
-"""Whose BatchNorm statistics normalise a mixed training batch of stage 1
-(``stages.s1.module.bn_statistics``)."""
+"""Whose BatchNorm statistics normalise a mixed training batch of stages 1 and 3
+(``stages.s1.module.bn_statistics``, ``stages.s3.module.bn_statistics``)."""
 
 import copy
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dis_seg.data.random_batch import random_training_batch
-from dis_seg.stages import Stage1Module
+from dis_seg.stages import Stage1Module, Stage3Module
 from dis_seg.stages.batch_statistics import training_forward
 
 LABELLED = torch.tensor([True, False, True, False])
@@ -27,10 +27,13 @@ def images() -> torch.Tensor:
     return images
 
 
-def test_labelled_statistics_are_those_of_the_labelled_images_alone(tiny_model, images):
+@pytest.mark.parametrize("bn_statistics", ["labelled", "separate"])
+def test_labelled_images_alone_give_their_statistics_and_the_running_ones(
+    tiny_model, images, bn_statistics
+):
     alone = copy.deepcopy(tiny_model).train()
     tiny_model.train()
-    out = training_forward(tiny_model, images, LABELLED, "labelled")
+    out = training_forward(tiny_model, images, LABELLED, bn_statistics)
     expected = alone(images[LABELLED])
     for ours, theirs in zip(running_means(tiny_model), running_means(alone), strict=True):
         assert torch.equal(ours, theirs)
@@ -48,9 +51,20 @@ def test_tag_only_images_are_normalised_by_the_running_statistics(tiny_model, im
     assert torch.allclose(out.z3[~LABELLED], expected.z3, atol=1e-6)
 
 
-def test_tag_only_outputs_train_the_backbone(tiny_model, images):
+def test_separate_statistics_normalise_tag_only_images_by_their_own_batch(tiny_model, images):
+    alone = copy.deepcopy(tiny_model).train()
     tiny_model.train()
-    out = training_forward(tiny_model, images, LABELLED, "labelled")
+    out = training_forward(tiny_model, images, LABELLED, "separate")
+    expected = alone(images[~LABELLED])
+    assert tiny_model.backbone.training
+    assert torch.allclose(out.u3[~LABELLED], expected.u3, atol=1e-6)
+    assert torch.allclose(out.z3[~LABELLED], expected.z3, atol=1e-6)
+
+
+@pytest.mark.parametrize("bn_statistics", ["labelled", "separate"])
+def test_tag_only_outputs_train_the_backbone(tiny_model, images, bn_statistics):
+    tiny_model.train()
+    out = training_forward(tiny_model, images, LABELLED, bn_statistics)
     out.v3[~LABELLED].sum().backward()
     assert tiny_model.backbone.stem[0].weight.grad.abs().sum() > 0
 
@@ -70,10 +84,17 @@ def test_an_unknown_value_names_bn_statistics(tiny_model, images):
         training_forward(tiny_model, images, LABELLED, "mixed")
 
 
-def test_a_stage1_step_with_labelled_statistics_moves_them_by_the_labelled_images():
+@pytest.mark.parametrize(
+    ("stage", "bn_statistics"),
+    [(Stage1Module, "labelled"), (Stage1Module, "separate"), (Stage3Module, "separate")],
+)
+def test_a_training_step_moves_running_statistics_by_the_labelled_images_alone(
+    stage, bn_statistics
+):
     torch.manual_seed(0)
-    module = Stage1Module(
-        model={"backbone": "resnet18", "num_classes": 5}, bn_statistics="labelled"
+    options = {"recon_fit": "truth", "ttr": 1} if stage is Stage3Module else {}
+    module = stage(
+        model={"backbone": "resnet18", "num_classes": 5}, bn_statistics=bn_statistics, **options
     ).train()
     module.log = lambda *args, **kwargs: None
     batch = random_training_batch(4, 32, 5, generator=torch.Generator().manual_seed(1))

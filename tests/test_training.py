@@ -1,5 +1,6 @@
 import csv
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from dis_seg.cli import train
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
 from dis_seg.runs.checkpoints import load_module
+from dis_seg.stages import Stage3Module
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from tests.helpers import copy_run, numpy_miou, refused_run, run_entry_point, tiny_overrides
 
@@ -202,6 +204,23 @@ def test_suppression_keeps_pseudo_labels_within_the_cleaned_tags(tagged_batch):
         assert torch.equal(suppressed[kept], unsuppressed[kept]), name
 
 
+def test_pseudo_confidence_leaves_the_less_probable_pixels_out_of_the_target(tagged_batch):
+    model, images, tags, u1, v1 = tagged_batch
+    common = {"ttr": 2, "step_size": 10.0, "tag_threshold": 0.5}
+    every = make_pseudo_labels(model, u1, v1, images, tags, **common)
+    assert every.confident.all()
+    assert torch.equal(every.target(), every.labelmap)
+    scores = predict(model, images, steps=2, step_size=10.0, tags=tags, features=(u1, v1))
+    probability = scores.logits(allowed=every.tags).softmax(1).amax(1)
+    threshold = probability.median().item()
+    some = make_pseudo_labels(model, u1, v1, images, tags, confidence=threshold, **common)
+    assert torch.equal(some.labelmap, every.labelmap)
+    assert torch.equal(some.confident, probability >= threshold)
+    assert 0 < some.confident.float().mean() < 1
+    assert (some.target()[~some.confident] == 255).all()
+    assert torch.equal(some.target()[some.confident], every.labelmap[some.confident])
+
+
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_pseudo_labels_report_non_finite_refinement_in_stopped_without_a_warning(
     diverging_features,
@@ -229,3 +248,20 @@ def test_tag_margin_keeps_given_tags_below_the_threshold_and_adds_others_only_ab
         expected = (kept | added).float()
         expected[:, 0] = 1
         assert torch.equal(pseudo.tags, expected), (threshold, margin)
+
+
+def test_stage3_lr_mult_scales_the_lr_of_every_parameter_group(monkeypatch):
+    optimizer = {"name": "adamw", "lr": 1e-3, "head_lr_mult": 2.0}
+    lrs = {}
+    for mult in (1.0, 0.1):
+        module = Stage3Module(
+            model={"backbone": "resnet18", "num_classes": 5},
+            optimizer=optimizer,
+            recon_fit="truth",
+            lr_mult=mult,
+        )
+        monkeypatch.setattr(module, "_trainer", SimpleNamespace(estimated_stepping_batches=10))
+        configured = module.configure_optimizers()["optimizer"]
+        lrs[mult] = [group["lr"] for group in configured.param_groups]
+    assert lrs[1.0] == pytest.approx([1e-3, 2e-3])
+    assert lrs[0.1] == pytest.approx([1e-4, 2e-4])

@@ -30,14 +30,18 @@ class Prediction:
         """The number of steps taken."""
         return len(self.result.energy) - 1
 
-    def labelmap(self, t: int | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
-        """B×H×W class ids after ``t`` steps (default: all of them): the argmax of the labelmap
-        logits upsampled to the image size, over the classes that ``allowed`` (B×C, nonzero for
-        allowed) leaves, or over all."""
+    def logits(self, t: int | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """B×C×H×W labelmap logits after ``t`` steps (default: all of them), upsampled to the
+        image size; −inf for the classes that ``allowed`` (B×C, nonzero for allowed) leaves out."""
         logits = upsample_logits(self.result.u3_at[self.steps if t is None else t], self.size)
         if allowed is not None:
             logits = logits.masked_fill(~allowed.bool()[:, :, None, None], float("-inf"))
-        return logits.argmax(dim=1)
+        return logits
+
+    def labelmap(self, t: int | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """B×H×W class ids after ``t`` steps (default: all of them): the argmax of
+        :meth:`logits` over the classes that ``allowed`` leaves, or over all."""
+        return self.logits(t, allowed).argmax(dim=1)
 
     def tag_scores(self) -> torch.Tensor:
         """B×C refined tag probabilities, sigmoid(v3) after the last step."""

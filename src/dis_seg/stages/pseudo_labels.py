@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dis_seg.data.images import IGNORE_INDEX
 from dis_seg.inference import StepOptions, predict
 from dis_seg.inference.options import DEFAULT_STEPS
 from dis_seg.models import DISNet
@@ -15,12 +16,19 @@ from dis_seg.models import DISNet
 class PseudoLabels:
     """labelmap: B×H×W class ids (detached); tags: B×C cleaned multi-hot tags;
     initial_labelmap: B×H×W, the plain prediction before any step (same suppression);
-    stopped: B bool, the samples whose refinement stopped at a non-finite energy."""
+    stopped: B bool, the samples whose refinement stopped at a non-finite energy;
+    confident: B×H×W bool, the pixels whose labelmap class has a probability of at least
+    ``confidence`` (all of them with ``confidence`` 0)."""
 
     labelmap: torch.Tensor
     tags: torch.Tensor
     initial_labelmap: torch.Tensor
     stopped: torch.Tensor
+    confident: torch.Tensor
+
+    def target(self) -> torch.Tensor:
+        """B×H×W: the labelmap a segmentation loss learns, 255 (ignored) where not confident."""
+        return self.labelmap.masked_fill(~self.confident, IGNORE_INDEX)
 
 
 def make_pseudo_labels(
@@ -36,6 +44,7 @@ def make_pseudo_labels(
     tag_threshold: float = 0.5,
     tag_margin: float = 0.0,
     suppress_absent: bool = True,
+    confidence: float = 0.0,
     options: StepOptions = DEFAULT_STEPS,
 ) -> PseudoLabels:
     """Refine (u1 B×D×h×w, v1 B×D) by ``ttr`` steps on reconstruction + the given tags (B×C).
@@ -46,9 +55,10 @@ def make_pseudo_labels(
     ``tag_threshold``); background is always on. With ``ttr = 0`` nothing is refined and the
     given tags are kept as they are. With
     ``suppress_absent`` the pseudo labelmap only uses classes of the cleaned tags; it is the
-    argmax of the refined u3 upsampled to the image size H×W. Non-finite energies are not
-    warned about here but returned in ``stopped``, for a count over the epoch. ``options``:
-    how the steps are taken (:class:`~dis_seg.inference.StepOptions`).
+    argmax of the refined u3 upsampled to the image size H×W; its pixels whose class has a
+    softmax probability (over those classes) under ``confidence`` are not ``confident``.
+    Non-finite energies are not warned about here but returned in ``stopped``, for a count
+    over the epoch. ``options``: how the steps are taken (:class:`~dis_seg.inference.StepOptions`).
     """
     prediction = predict(
         model,
@@ -69,9 +79,11 @@ def make_pseudo_labels(
     cleaned = tags.clone() if ttr == 0 else refined.to(tags.dtype)
     cleaned[:, 0] = 1.0
     allowed = cleaned if suppress_absent else None
+    probabilities, labelmap = prediction.logits(allowed=allowed).softmax(dim=1).max(dim=1)
     return PseudoLabels(
-        labelmap=prediction.labelmap(allowed=allowed),
+        labelmap=labelmap,
         tags=cleaned,
         initial_labelmap=prediction.labelmap(0, allowed=allowed),
         stopped=prediction.result.stopped,
+        confident=probabilities >= confidence,
     )

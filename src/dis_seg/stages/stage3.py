@@ -12,6 +12,7 @@ from dis_seg.inference.iterative import eval_mode
 from dis_seg.models.losses import reconstruction_loss, segmentation_loss, tag_loss
 from dis_seg.models.metrics import SegmentationMetric, TagAgreement
 from dis_seg.stages.base import DISModule
+from dis_seg.stages.batch_statistics import training_forward
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from dis_seg.stages.reconstruction import frozen, truth_reconstruction_loss
 
@@ -38,16 +39,23 @@ class Stage3Module(DISModule):
         tag_threshold, tag_margin: the rule that turns refined tag scores into cleaned tags
             (:func:`~dis_seg.stages.pseudo_labels.make_pseudo_labels`).
         suppress_absent: restrict pseudo labelmaps to the classes of the cleaned tags.
+        pseudo_confidence: pixels of a pseudo labelmap whose class has a lower probability
+            (softmax of the refined u3) are left out of its segmentation loss (0: none).
         step_options: how the steps are taken: the ``method``, ``cuda_graphs``, ``control``
             and ``compile_steps`` of an ``inference`` config group
             (:meth:`~dis_seg.inference.StepOptions.from_config`; default: its defaults).
         pseudo_features: the features the pseudo labels start from: ``"eval"``, the backbone's
             in eval mode (one more forward pass of the tag-only images, without gradients), or
             ``"train"``, those of the training forward pass (BatchNorm batch statistics).
+        bn_statistics: whose BatchNorm statistics normalise the training forward pass of a
+            batch of labelled and tag-only images
+            (:func:`~dis_seg.stages.batch_statistics.training_forward`).
         recon_fit: what subnet-2 learns from (:data:`~dis_seg.stages.reconstruction.RECON_FITS`):
             ``"prediction"``, the network's labelmaps of all images (the paper); ``"truth"``,
             the ground-truth labelmaps of the labelled images; ``"both"``.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
+        lr_mult: multiplies the optimizer's ``lr`` in this stage, which starts its own
+            optimizer and LR schedule from the network of stage 2.
     """
 
     stage = 3
@@ -65,20 +73,25 @@ class Stage3Module(DISModule):
         tag_threshold: float = 0.5,
         tag_margin: float = 0.0,
         suppress_absent: bool = True,
+        pseudo_confidence: float = 0.0,
         step_options: dict[str, Any] | None = None,
         pseudo_features: str = "eval",
+        bn_statistics: str = "batch",
         seg_weight: float = 1.0,
         pseudo_seg_weight: float = 1.0,
         tag_weight: float = 1.0,
         recon_weight: float = 1.0,
+        lr_mult: float = 1.0,
     ) -> None:
         super().__init__(model, optimizer, class_names)
+        self.optimizer_config.lr *= lr_mult
         self.ttr, self.step_size = ttr, step_size
         self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold
         self.tag_margin = tag_margin
-        self.suppress_absent = suppress_absent
+        self.suppress_absent, self.pseudo_confidence = suppress_absent, pseudo_confidence
         self.step_options = StepOptions.from_config(step_options or {})
         self.pseudo_features = pseudo_features
+        self.bn_statistics = bn_statistics
         self.recon_fit = recon_fit
         self.weights = {
             "seg_loss": seg_weight,
@@ -99,7 +112,7 @@ class Stage3Module(DISModule):
         tag_only = ~batch["has_labelmap"]
         # before the training forward pass, whose batch statistics BatchNorm keeps
         eval_features = self.eval_features(images[tag_only]) if tag_only.any() else None
-        out = self.model(images)
+        out = training_forward(self.model, images, ~tag_only, self.bn_statistics)
         target_tags = tags.clone()
         pseudo_seg, stopped = out.u3.new_zeros(()), tag_only.new_zeros((), dtype=torch.long)
         if tag_only.any():
@@ -114,10 +127,11 @@ class Stage3Module(DISModule):
                 tag_threshold=self.tag_threshold,
                 tag_margin=self.tag_margin,
                 suppress_absent=self.suppress_absent,
+                confidence=self.pseudo_confidence,
                 options=self.step_options,
             )
             target_tags[tag_only] = pseudo.tags
-            pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.labelmap)
+            pseudo_seg = segmentation_loss(out.u3[tag_only], pseudo.target())
             stopped = pseudo.stopped.sum()
             self._track_pseudo_labels(batch, tag_only, pseudo)
         self.pseudo_samples.update(tag_only.sum())
@@ -166,6 +180,7 @@ class Stage3Module(DISModule):
             "pseudo/changed_by_ttr": changed,
             "pseudo/foreground_fraction": (pseudo.labelmap > 0).float().mean(),
             "pseudo/cleaned_tags_per_image": pseudo.tags[:, 1:].sum(1).mean(),
+            "pseudo/confident_fraction": pseudo.confident.float().mean(),
         }
         for name, value in stats.items():
             self.log(

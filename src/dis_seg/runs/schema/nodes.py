@@ -142,13 +142,16 @@ class Stage3Module(Module):
     tag_threshold: number(0, 1, high_open=True)
     tag_margin: number(0, 1, low_open=False, high_open=True)
     suppress_absent: flag()
+    pseudo_confidence: number(0, 1, low_open=False, high_open=True)
     step_options: StepOptions
     pseudo_features: choice(("eval", "train"))
+    bn_statistics: choice(BN_STATISTICS)
     recon_fit: choice(RECON_FITS)
     seg_weight: number(low_open=False)
     pseudo_seg_weight: number(low_open=False)
     tag_weight: number(low_open=False)
     recon_weight: number(low_open=False)
+    lr_mult: number()
 
 
 class Stage(Node):
