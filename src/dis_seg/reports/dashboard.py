@@ -34,6 +34,7 @@ PSEUDO_LABEL_PANELS = {
         "pseudo/foreground_fraction",
     ],
     "cleaned tags per image": ["pseudo/cleaned_tags_per_image"],
+    "confident pseudo-label pixels": ["pseudo/confident_fraction"],
     "pseudo labels stopped by a non-finite energy": ["pseudo/non_finite_samples"],
     **{
         f"tag {score}: noisy input against cleaned": [
