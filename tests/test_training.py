@@ -11,7 +11,7 @@ from dis_seg.cli import train
 from dis_seg.inference import predict
 from dis_seg.models import DISNet
 from dis_seg.runs.checkpoints import load_module
-from dis_seg.stages import Stage3Module
+from dis_seg.stages import Stage1Module, Stage3Module
 from dis_seg.stages.pseudo_labels import make_pseudo_labels
 from tests.helpers import copy_run, numpy_miou, refused_run, run_entry_point, tiny_overrides
 
@@ -248,6 +248,49 @@ def test_tag_margin_keeps_given_tags_below_the_threshold_and_adds_others_only_ab
         expected = (kept | added).float()
         expected[:, 0] = 1
         assert torch.equal(pseudo.tags, expected), (threshold, margin)
+
+
+def scheduled_lrs(module, monkeypatch, steps: int, epochs: int) -> list[float]:
+    """The backbone LR of each of ``steps`` optimizer steps of ``module`` over ``epochs``."""
+    trainer = SimpleNamespace(estimated_stepping_batches=steps, max_epochs=epochs)
+    monkeypatch.setattr(module, "_trainer", trainer)
+    configured = module.configure_optimizers()
+    optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def test_stages_1_and_3_sharing_a_schedule_run_that_of_stage1_trained_as_long(monkeypatch):
+    model = {"backbone": "resnet18", "num_classes": 5}
+    optimizer = {"name": "adamw", "lr": 1e-3}
+    as_long = scheduled_lrs(Stage1Module(model, optimizer), monkeypatch, steps=70, epochs=7)
+    first = scheduled_lrs(
+        Stage1Module(model, optimizer, lr_epochs_after=3), monkeypatch, steps=40, epochs=4
+    )
+    warmup = 5
+    then = scheduled_lrs(
+        Stage3Module(model, optimizer, recon_fit="truth", lr_epochs_before=4, warmup_steps=warmup),
+        monkeypatch,
+        steps=30,
+        epochs=3,
+    )
+    assert first == pytest.approx(as_long[:40])
+    assert then[warmup:] == pytest.approx(as_long[40 + warmup :])
+    ramp = [(step + 1) / warmup * lr for step, lr in enumerate(as_long[40 : 40 + warmup])]
+    assert then[:warmup] == pytest.approx(ramp)
+    assert as_long[0] == pytest.approx(1e-3)
+
+
+def test_a_shared_schedule_without_epochs_names_its_keys(monkeypatch):
+    module = Stage1Module(
+        {"backbone": "resnet18", "num_classes": 5}, {"name": "adamw"}, lr_epochs_after=2
+    )
+    with pytest.raises(ValueError, match=r"lr_epochs_before/lr_epochs_after.*max_epochs is -1"):
+        scheduled_lrs(module, monkeypatch, steps=10, epochs=-1)
 
 
 def test_stage3_lr_mult_scales_the_lr_of_every_parameter_group(monkeypatch):

@@ -18,6 +18,10 @@ row (folder)            training
 ``ttr30``               DIS: stage 3 with ``ttr=30`` from the very stage 2 of ``ttr0``
 ======================  ==============================================================
 
+The baselines' stage 1 runs one whole LR schedule over its E1 + E3 epochs
+(``stages.s1.module.lr_epochs_after=0``); where the train config has stage 3 continue stage
+1's schedule (``lr_epochs_after`` / ``lr_epochs_before``), the DIS rows run that same schedule.
+
 The arms: ``supervised``, ``stage1``, and ``stage3``, which trains ``ttr0`` and then
 ``ttr30``, so that the two stage-3 rows start from one network and differ by their ``ttr``
 alone. The supervised row keeps the labelled images of every batch
@@ -59,7 +63,10 @@ def arm_runs(
 ) -> list[StageRun]:
     """The runs of ``arm`` in order, given the train config's ``epochs`` and
     ``data.labelled_per_batch``, into ``seed_folder``."""
-    longer = (f"epochs.stage1={epochs['stage1'] + epochs['stage3']}",)
+    longer = (
+        f"epochs.stage1={epochs['stage1'] + epochs['stage3']}",
+        "stages.s1.module.lr_epochs_after=0",
+    )
     if arm == "supervised":
         alone = (
             "data.idw_annotations=null",

@@ -52,6 +52,11 @@ class DISModule(pl.LightningModule):
         model: keyword arguments of :class:`~dis_seg.models.DISNet`.
         optimizer: keyword arguments of :class:`~dis_seg.stages.optim.OptimizerConfig`.
         class_names: names for per-class logs (default: from the datamodule, or indices).
+        lr_epochs_before, lr_epochs_after: epochs of one poly LR schedule that other stages
+            run before and after this one (0, 0: this stage runs a whole schedule of its own).
+            Stage 1 with ``after = epochs.stage3`` and stage 3 with ``before = epochs.stage1``
+            share the schedule of a stage 1 trained ``epochs.stage1 + epochs.stage3`` epochs.
+        warmup_steps: optimizer steps over which the LR rises linearly to the schedule's.
     """
 
     trainable: tuple[str, ...] = COMPONENTS
@@ -63,9 +68,15 @@ class DISModule(pl.LightningModule):
         model: dict[str, Any],
         optimizer: dict[str, Any] | None = None,
         class_names: list[str] | None = None,
+        *,
+        lr_epochs_before: int = 0,
+        lr_epochs_after: int = 0,
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        self.lr_epochs = (lr_epochs_before, lr_epochs_after)
+        self.warmup_steps = warmup_steps
         self.model = DISNet(**model)
         self.optimizer_config = OptimizerConfig(**(optimizer or {}))
         self.class_names = list(class_names) if class_names else None
@@ -113,11 +124,31 @@ class DISModule(pl.LightningModule):
             self.optimizer_config,
         )
         total = int(self.trainer.estimated_stepping_batches)
-        scheduler = poly_scheduler(optimizer, total, self.optimizer_config.poly_power)
+        before, after = (epochs * self._steps_per_epoch(total) for epochs in self.lr_epochs)
+        scheduler = poly_scheduler(
+            optimizer,
+            total,
+            self.optimizer_config.poly_power,
+            steps_before=before,
+            steps_after=after,
+            warmup_steps=self.warmup_steps,
+        )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def _steps_per_epoch(self, total_steps: int) -> int:
+        """Optimizer steps an epoch of this run (``total_steps`` over ``max_epochs``)."""
+        if self.lr_epochs == (0, 0):
+            return 0
+        epochs = self.trainer.max_epochs
+        if not epochs or epochs < 1:
+            raise ValueError(
+                f"lr_epochs_before/lr_epochs_after {self.lr_epochs} count epochs, but "
+                f"trainer.max_epochs is {epochs}: set the stage's epochs"
+            )
+        return round(total_steps / epochs)
 
     def log_losses(self, split: str, losses: dict[str, torch.Tensor], batch_size: int) -> None:
         on_step = split == "train"

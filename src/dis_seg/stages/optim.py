@@ -50,12 +50,25 @@ def build_optimizer(
 
 
 def poly_scheduler(
-    optimizer: torch.optim.Optimizer, total_steps: int, power: float
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    power: float,
+    *,
+    steps_before: int = 0,
+    steps_after: int = 0,
+    warmup_steps: int = 0,
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """Poly decay stepped once per optimizer step."""
-    return torch.optim.lr_scheduler.PolynomialLR(
-        optimizer, total_iters=max(total_steps, 1), power=power
-    )
+    """Poly decay stepped once per optimizer step, over a schedule of ``steps_before +
+    total_steps + steps_after`` steps of which this run takes the middle ``total_steps``:
+    LR = lr · w · (1 − (steps_before + step) / span)^power, with w rising linearly from
+    1 / warmup_steps to 1 over the first ``warmup_steps`` (w = 1 without)."""
+    span = max(steps_before + total_steps + steps_after, 1)
+
+    def factor(step: int) -> float:
+        warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+        return warmup * max(0.0, 1.0 - (steps_before + step) / span) ** power
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _trainable(module: nn.Module) -> list[nn.Parameter]:

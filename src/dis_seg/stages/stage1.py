@@ -17,6 +17,7 @@ class Stage1Module(DISModule):
     Segmentation loss on labelled images (tag-only images have all-255 labelmaps and add
     nothing to it), tag loss on all images. ``bn_statistics``: whose BatchNorm statistics
     normalise a mixed batch (:func:`~dis_seg.stages.batch_statistics.training_forward`).
+    ``lr_epochs_after``: epochs of its LR schedule left to stage 3 (:class:`DISModule`).
     """
 
     stage = 1
@@ -30,8 +31,9 @@ class Stage1Module(DISModule):
         seg_weight: float = 1.0,
         tag_weight: float = 1.0,
         bn_statistics: str = "batch",
+        lr_epochs_after: int = 0,
     ) -> None:
-        super().__init__(model, optimizer, class_names)
+        super().__init__(model, optimizer, class_names, lr_epochs_after=lr_epochs_after)
         self.seg_weight, self.tag_weight = seg_weight, tag_weight
         self.bn_statistics = bn_statistics
 

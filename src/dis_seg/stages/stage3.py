@@ -55,7 +55,11 @@ class Stage3Module(DISModule):
             the ground-truth labelmaps of the labelled images; ``"both"``.
         seg_weight, pseudo_seg_weight, tag_weight, recon_weight: loss weights.
         lr_mult: multiplies the optimizer's ``lr`` in this stage, which starts its own
-            optimizer and LR schedule from the network of stage 2.
+            optimizer from the network of stage 2.
+        lr_epochs_before: epochs of its LR schedule that stage 1 ran, so that stage 3
+            continues stage 1's schedule (0: a schedule of its own; :class:`DISModule`).
+        warmup_steps: optimizer steps over which the LR of the fresh optimizer rises linearly
+            to the schedule's.
     """
 
     stage = 3
@@ -82,8 +86,16 @@ class Stage3Module(DISModule):
         tag_weight: float = 1.0,
         recon_weight: float = 1.0,
         lr_mult: float = 1.0,
+        lr_epochs_before: int = 0,
+        warmup_steps: int = 0,
     ) -> None:
-        super().__init__(model, optimizer, class_names)
+        super().__init__(
+            model,
+            optimizer,
+            class_names,
+            lr_epochs_before=lr_epochs_before,
+            warmup_steps=warmup_steps,
+        )
         self.optimizer_config.lr *= lr_mult
         self.ttr, self.step_size = ttr, step_size
         self.inference_tag_weight, self.tag_threshold = inference_tag_weight, tag_threshold

@@ -122,6 +122,7 @@ class Stage1Module(Module):
     seg_weight: number(low_open=False)
     tag_weight: number(low_open=False)
     bn_statistics: choice(BN_STATISTICS)
+    lr_epochs_after: integer(0)
 
 
 class Stage2Module(Module):
@@ -152,6 +153,8 @@ class Stage3Module(Module):
     tag_weight: number(low_open=False)
     recon_weight: number(low_open=False)
     lr_mult: number()
+    lr_epochs_before: integer(0)
+    warmup_steps: integer(0)
 
 
 class Stage(Node):
