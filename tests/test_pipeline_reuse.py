@@ -16,7 +16,7 @@ STAGE3_SETTINGS = [
     "inference.step_size=1.5",
     "inference.tag_weight=2.0",
     "inference.method=autograd",
-    "stages.s3.module.pseudo_seg_weight=0.5",
+    "stages.s3.module.pseudo_seg_weight=0.25",
     "epochs.stage3=3",
 ]
 STAGE1_SETTINGS = [
