@@ -124,7 +124,8 @@ class DISModule(pl.LightningModule):
             self.optimizer_config,
         )
         total = int(self.trainer.estimated_stepping_batches)
-        before, after = (epochs * self._steps_per_epoch(total) for epochs in self.lr_epochs)
+        per_epoch = self._steps_per_epoch(total)
+        before, after = (epochs * per_epoch for epochs in self.lr_epochs)
         scheduler = poly_scheduler(
             optimizer,
             total,
