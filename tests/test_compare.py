@@ -11,7 +11,15 @@ import torch
 import yaml
 
 from dis_seg.models.metrics import segmentation_scores
-from dis_seg.reports.compare import ROWS, Bootstrap, miou, report
+from dis_seg.reports.compare import (
+    BASELINES,
+    ROWS,
+    Bootstrap,
+    against_baselines,
+    interval,
+    miou,
+    report,
+)
 from dis_seg.runs.compare import arm_runs, run_command
 from tests.helpers import run_entry_point, tiny_overrides
 
@@ -59,6 +67,19 @@ def test_the_bootstrap_pairs_the_rows_on_the_same_draws():
     assert set(np.unique(sampler.seeds)) <= {0, 1, 2}
 
 
+def test_dis_is_set_against_every_baseline_at_each_t_on_the_same_draws():
+    rng = np.random.default_rng(2)
+    scores = {(row, t): rng.normal(0.4, 0.05, 100) for row in ROWS for t in (0, 30)}
+    scores["stage1", 30] = scores["ttr30", 30].copy()  # a baseline as good as DIS
+    means = {key: float(values.mean()) for key, values in scores.items()}
+    against = against_baselines(scores, means, 30)
+    assert set(against) == {f"{row}/t{t}" for row in BASELINES for t in (0, 30)}
+    assert against["stage1/t30"] == {"difference": 0.0, "interval": (0.0, 0.0)}
+    gap = scores["ttr30", 0] - scores["ttr0", 0]
+    assert against["ttr0/t0"]["interval"] == pytest.approx(interval(gap))
+    assert against["ttr0/t0"]["difference"] == pytest.approx(100 * gap.mean())
+
+
 @pytest.mark.slow
 def test_make_compare_trains_every_row_on_a_seed_and_reports_its_table(tmp_path):
     root = tmp_path / "root"
@@ -82,6 +103,7 @@ def test_make_compare_trains_every_row_on_a_seed_and_reports_its_table(tmp_path)
     tables = report(tmp_path / "compare")
     assert "DIS, stage 3, ttr=30" in tables
     assert "supervised only" in tables
+    assert "| DIS − row at the same t (points) |" in tables
     result = json.loads((tmp_path / "compare" / "compare.json").read_text())
     assert result["seeds"] == [0]
     assert set(result["splits"]) == {"voc", "idw"}

@@ -1,5 +1,6 @@
 """The comparison table of ``make compare`` (``dis-seg-report --compare DIR``): DIS against its
-baselines over the data seeds, with 95 % intervals from a paired bootstrap.
+baselines over the data seeds, with 95 % intervals from a paired bootstrap: each row's score,
+the differences the goals judge, and DIS against each baseline at t = 0 and t = tts.
 
 Reads, for every ``DIR/seed<S>/<row>`` of :mod:`dis_seg.runs.compare`, the test of the row's
 last stage: ``metrics.json`` and ``confusions.npz`` (each test image's confusion matrix at t = 0
@@ -163,6 +164,7 @@ def compare(directory: Path, draws: int = DRAWS, seed: int = 0) -> dict:
                 for row, t in scores
             },
             "differences": _differences(scores, means, tts),
+            "against_baselines": against_baselines(scores, means, tts),
         }
     result["tags"] = _tag_f1(tested, seeds)
     return result
@@ -191,11 +193,25 @@ def _differences(scores: dict, means: dict, tts: int) -> dict[str, dict]:
     }
     differences = {}
     for name, (a, b, goal) in pairs.items():
-        low, high = interval(scores[a] - scores[b])
-        value = 100 * (means[a] - means[b])
-        met = value >= goal and low > 0
-        differences[name] = {"difference": value, "interval": (low, high), "goal": goal, "met": met}
+        paired = _paired(scores, means, a, b)
+        paired.update(goal=goal, met=paired["difference"] >= goal and paired["interval"][0] > 0)
+        differences[name] = paired
     return differences
+
+
+def against_baselines(scores: dict, means: dict, tts: int) -> dict[str, dict]:
+    """DIS minus each baseline at the same t (0 and ``tts``), each with its interval."""
+    return {
+        f"{row}/t{t}": _paired(scores, means, ("ttr30", t), (row, t))
+        for row in BASELINES
+        for t in (0, tts)
+    }
+
+
+def _paired(scores: dict, means: dict, a: tuple, b: tuple) -> dict:
+    """Row ``a`` minus row ``b`` (each ``(row, t)``) in points: the difference of the means
+    and the interval of the paired bootstrap draws."""
+    return {"difference": 100 * (means[a] - means[b]), "interval": interval(scores[a] - scores[b])}
 
 
 def _tag_f1(tested: dict, seeds: list[int]) -> dict[str, float] | None:
@@ -209,17 +225,13 @@ def _tag_f1(tested: dict, seeds: list[int]) -> dict[str, float] | None:
 
 
 def markdown(result: dict) -> str:
-    """The two tables: each row's test mIoU, and the differences the goals judge."""
+    """The three tables: each row's test mIoU, the differences the goals judge, and DIS
+    against each baseline at the same t."""
     tts, splits = result["tts"], list(result["splits"])
     header = [f"{split} test, tts={t}" for split in splits for t in (0, tts)]
     lines = ["| row | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
     for row, (name, _) in ROWS.items():
-        cells = []
-        for split in splits:
-            for t in (0, tts):
-                entry = result["splits"][split]["rows"][f"{row}/t{t}"]
-                low, high = entry["interval"]
-                cells.append(f"{entry['mIoU']:.1f} [{low:.1f}, {high:.1f}]")
+        cells = _row_cells(result, "rows", row, "mIoU", "{:.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| difference (points) | " + " | ".join(splits) + " | goal |"]
     lines.append("|---|" + "---:|" * len(splits) + "---|")
@@ -233,6 +245,11 @@ def markdown(result: dict) -> str:
             cells.append(f"{entry['difference']:+.1f} [{low:+.1f}, {high:+.1f}] {mark}")
         goal = entry["goal"]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | ≥ +{goal:g}, interval above 0 |")
+    lines += ["", "| DIS − row at the same t (points) | " + " | ".join(header) + " |"]
+    lines.append("|---|" + "---:|" * len(header))
+    for row in BASELINES:
+        cells = _row_cells(result, "against_baselines", row, "difference", "{:+.1f}")
+        lines.append(f"| {ROWS[row][0]} | " + " | ".join(cells) + " |")
     tags = result["tags"]
     if tags:
         mark = "met" if tags["met"] else "not met"
@@ -243,6 +260,18 @@ def markdown(result: dict) -> str:
             f"(goal: cleaned ≥ noisy + 2: {mark}).",
         ]
     return "\n".join(lines)
+
+
+def _row_cells(result: dict, table: str, row: str, value: str, number: str) -> list[str]:
+    """A row's cells of ``table`` (``rows`` or ``against_baselines``), split by split at t = 0
+    and t = tts: its ``value`` and interval, each formatted by ``number``."""
+    cells = []
+    for split in result["splits"]:
+        for t in (0, result["tts"]):
+            entry = result["splits"][split][table][f"{row}/t{t}"]
+            low, high = (number.format(bound) for bound in entry["interval"])
+            cells.append(f"{number.format(entry[value])} [{low}, {high}]")
+    return cells
 
 
 def plot(result: dict, path: Path) -> None:
